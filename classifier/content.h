@@ -1,0 +1,44 @@
+// The text fields of a request that are assessed and transformed, with stable addresses.
+//
+// Every part of a request that can carry sensitive text is a field: message content,
+// tool-call names and arguments, and tool names, descriptions and parameter schemas. The
+// classifier reads them through ForEachField; transforms rewrite them through MutableField,
+// so both always agree on what "the content" is.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "airlock/v1/gateway.pb.h"
+
+namespace airlock::classifier {
+
+struct FieldRef {
+  enum class Kind {
+    kMessageContent,     // messages[index].content
+    kToolCallName,       // messages[index].tool_calls[sub].name
+    kToolCallArguments,  // messages[index].tool_calls[sub].arguments
+    kToolName,           // tools[index].name
+    kToolDescription,    // tools[index].description
+    kToolParameters,     // tools[index].parameters
+  };
+  Kind kind = Kind::kMessageContent;
+  int index = 0;
+  int sub = 0;
+
+  bool operator==(const FieldRef&) const = default;
+  auto operator<=>(const FieldRef&) const = default;
+};
+
+// "messages[2].content", "messages[1].tool_calls[0].arguments", "tools[0].description", ...
+std::string FieldPath(const FieldRef& ref);
+
+// Calls fn for every non-empty text field, in request order.
+void ForEachField(const v1::ChatRequest& request,
+                  const std::function<void(const FieldRef&, std::string_view)>& fn);
+
+// The field's storage; nullptr when ref does not address a field of request.
+std::string* MutableField(v1::ChatRequest* request, const FieldRef& ref);
+
+}  // namespace airlock::classifier

@@ -1,0 +1,31 @@
+// Detector: finds sensitive spans of one or more categories in a piece of text.
+//
+// Detectors are deterministic, never throw, and are safe to call concurrently (Scan is
+// const). Text may be any bytes, valid UTF-8 or not.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "classifier/level.h"
+
+namespace airlock::classifier {
+
+struct Match {
+  std::string category;
+  Level level = Level::kPublic;
+  size_t begin = 0;  // byte span [begin, end) in the scanned text
+  size_t end = 0;
+  float confidence = 1.0f;
+};
+
+class Detector {
+ public:
+  virtual ~Detector() = default;
+  virtual std::string_view name() const = 0;
+  // Appends the matches found in text to out.
+  virtual void Scan(std::string_view text, std::vector<Match>* out) const = 0;
+};
+
+}  // namespace airlock::classifier

@@ -1,0 +1,119 @@
+// The airlockd configuration: one YAML file.
+//
+//   listen: 127.0.0.1:50051            # host:port; port 0 picks a free one
+//   tls:                               # optional; plaintext when absent
+//     cert_file: server.pem
+//     key_file: server.key
+//     client_ca_file: clients-ca.pem   # optional; when set, clients must present a cert
+//   principals:
+//     - tenant: acme
+//       subject: agent-1
+//       labels: { team: payments }
+//       api_key_sha256: 5e88...        # hex SHA-256 of the API key; never the key itself
+//     - tenant: acme
+//       subject: batch-runner
+//       mtls_subject: CN=batch-runner  # or mtls_san: batch.acme.internal
+//   targets:
+//     - name: super
+//       kind: openai
+//       base_url: https://vllm.internal:8000/v1
+//       model: nemotron-super
+//       api_key_env: SUPER_API_KEY     # or api_key_file: /etc/airlock/super.key
+//       ca_file: /etc/airlock/ca.pem   # optional; system CAs otherwise
+//       clearance: confidential
+//       timeouts: { connect_ms: 2000, first_byte_ms: 30000, idle_ms: 30000 }
+//       retries: 1
+//   egress_allowlist: [vllm.internal]  # hosts targets may connect to; nothing else
+//   policy: policies/default.yaml      # relative paths are relative to this file
+//   audit: { path: audit.jsonl, fsync: batch }
+//   limits: { max_message_bytes: 4194304, max_concurrent_streams: 100, max_in_flight: 256 }
+//   metrics: { listen: 127.0.0.1:9464 }  # optional
+//   logging: { level: info }
+//   shutdown_grace_ms: 10000
+//   workers: 2                         # threads for upstream I/O
+//
+// Unknown keys are errors; every error names file, line and key.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "classifier/level.h"
+
+namespace airlock::gateway {
+
+struct Principal {
+  std::string tenant;
+  std::string subject;
+  std::map<std::string, std::string> labels;
+};
+
+struct PrincipalConfig {
+  Principal principal;
+  std::string api_key_sha256;  // lowercase hex, 64 chars; empty when mTLS only
+  std::string mtls_subject;    // matched against the client certificate's subject DN
+  std::string mtls_san;        // matched against the certificate's DNS/URI SANs
+};
+
+struct TlsConfig {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // empty: client certificates are not requested
+};
+
+struct TargetConfig {
+  std::string name;
+  std::string kind;  // "openai"
+  std::string base_url;
+  std::string model;
+  std::string api_key;  // resolved from api_key_env / api_key_file at load; may be empty
+  std::string ca_file;  // empty: the system's default CA store
+  classifier::Level clearance = classifier::Level::kPublic;
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds first_byte_timeout{60000};
+  std::chrono::milliseconds idle_timeout{60000};
+  int retries = 1;                   // extra attempts after the first, before any byte streamed
+  int eject_after_failures = 5;      // consecutive failures before the target is ejected
+  std::chrono::milliseconds eject_for{30000};
+};
+
+struct AuditConfig {
+  std::string path;  // JSON Lines file, appended to
+  enum class Fsync { kEveryRecord, kBatch, kNever } fsync = Fsync::kBatch;
+  std::string hmac_key_file;  // empty: a random key per process (digests not comparable
+                              // across restarts)
+};
+
+struct LimitsConfig {
+  int max_message_bytes = 4 << 20;
+  int max_concurrent_streams = 100;
+  int max_in_flight = 256;
+};
+
+struct Config {
+  std::string path;  // the file this was loaded from
+  std::string listen = "127.0.0.1:50051";
+  std::optional<TlsConfig> tls;
+  std::vector<PrincipalConfig> principals;
+  std::vector<TargetConfig> targets;
+  std::vector<std::string> egress_allowlist;
+  std::string policy_path;  // absolute, or relative to the working directory after load
+  AuditConfig audit;
+  LimitsConfig limits;
+  std::string metrics_listen;  // empty: no metrics endpoint
+  std::string log_level = "info";
+  std::chrono::milliseconds shutdown_grace{10000};
+  int workers = 2;
+};
+
+// Parses YAML text; relative file paths are resolved against base_dir. Errors are
+// INVALID_ARGUMENT with a message "FILE:LINE:COLUMN: KEY: what is wrong".
+absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& filename,
+                                   const std::string& base_dir);
+absl::StatusOr<Config> LoadConfig(const std::string& path);
+
+}  // namespace airlock::gateway

@@ -1,0 +1,51 @@
+// Target: somewhere a request can be dispatched (an OpenAI-compatible upstream today; the
+// in-process engine with #6).
+//
+// A target call is asynchronous: Start returns at once and the target reports through the
+// sink from its own threads. Sink calls for one call are serialized (never concurrent) and
+// end with exactly one OnDone. OnDelta is only called before OnDone.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "airlock/v1/gateway.pb.h"
+#include "gateway/config.h"
+
+namespace airlock::gateway {
+
+using Clock = std::chrono::steady_clock;
+
+class ChatSink {
+ public:
+  virtual ~ChatSink() = default;
+  // A piece of the answer: content_delta and/or tool_calls, and on the final chunk
+  // finish_reason and usage (if the upstream reports them). `route` is never set.
+  virtual void OnDelta(const v1::ChatStreamResponse& delta) = 0;
+  // The call ended. OK after a complete answer; otherwise the error, as a gRPC-style
+  // status whose message names the target and the upstream's own message.
+  virtual void OnDone(const absl::Status& status) = 0;
+};
+
+class TargetCall {
+ public:
+  virtual ~TargetCall() = default;
+  // Aborts the call: the upstream connection is closed. OnDone(CANCELLED) follows unless
+  // the call had already finished. Safe from any thread, any number of times.
+  virtual void Cancel() = 0;
+};
+
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual const TargetConfig& config() const = 0;
+  // Starts a call. The request is copied; the sink is kept alive until after OnDone.
+  // `deadline` bounds the whole call (DEADLINE_EXCEEDED when it passes).
+  virtual std::shared_ptr<TargetCall> Start(const v1::ChatRequest& request,
+                                            Clock::time_point deadline,
+                                            std::shared_ptr<ChatSink> sink) = 0;
+};
+
+}  // namespace airlock::gateway
