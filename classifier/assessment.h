@@ -13,8 +13,8 @@ namespace airlock::classifier {
 struct Finding {
   std::string category;  // "pii.email", "secret.aws_access_key", ...
   Level level = Level::kPublic;
-  FieldRef field;       // where
-  size_t begin = 0;     // byte span [begin, end) within the field's text
+  FieldRef field;    // where
+  size_t begin = 0;  // byte span [begin, end) within the field's text
   size_t end = 0;
   std::string detector;  // name of the detector that found it
   float confidence = 1.0f;
@@ -22,7 +22,7 @@ struct Finding {
 
 struct Assessment {
   Level level = Level::kPublic;   // max over findings; kPublic when there are none
-  std::vector<Finding> findings;  // sorted by (field, begin); never overlapping
+  std::vector<Finding> findings;  // sorted by (field in request order, begin); never overlapping
   float difficulty = 0.0f;        // [0, 1]
   std::map<std::string, float> difficulty_signals;
   uint32_t estimated_tokens = 0;

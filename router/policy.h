@@ -15,13 +15,26 @@
 //     route: frontier
 //     transform: pseudonymize
 //
-// `when` keys: level_at_least, level_at_most (level names); an empty `when` matches all.
+// Top-level keys: version (required, 1), rules (optional list), default (required).
+// Rule keys: id (required; "default" is reserved), description (optional), when (required;
+// `when: {}` matches every request), then (required).
+// `when` keys: level_at_least, level_at_most (level names; at_least must not be above
+// at_most); an empty `when` matches all.
 // `then` keys: route + optional transform (none|mask|pseudonymize, default none) + optional
-// fallbacks (target names); or deny (message). Rules are tried in order; the first match wins.
+// fallbacks (target names, each listed once and not repeating `route`); or deny (a non-empty
+// message) alone. Rules are tried in order; the first match wins; `default` applies when none
+// does.
 //
-// Every error is an INVALID_ARGUMENT status whose message starts "FILE:LINE:COLUMN: " and
-// says what was expected. Unknown keys, wrong types, unknown levels, unknown targets and
-// duplicate ids are errors.
+// Every error is an INVALID_ARGUMENT status whose message is "FILE:LINE:COLUMN: PATH: what"
+// (1-based line and column of the offending key or value; PATH like "rules[1].when", absent
+// for top-level errors) and says what was expected, e.g.
+//   policy.yaml:7:9: rules[1].when: unknown key 'level_atleast' (expected level_at_least,
+//   level_at_most)
+// YAML syntax errors, unknown / duplicate / missing keys, wrong types, unknown levels,
+// transforms and targets, duplicate ids, and `route` with `deny` (or neither) are errors.
+// LoadPolicy's I/O errors carry the errno's code (NOT_FOUND for a missing file, ...).
+//
+// The hash is the lowercase hex SHA-256 of the file's bytes, exactly as read.
 //
 // Thread-safety: a Policy is immutable after loading; share it as shared_ptr<const Policy>.
 #pragma once
@@ -46,8 +59,8 @@ struct Condition {
 
 struct Action {
   bool deny = false;
-  std::string deny_message;            // when deny
-  std::string route;                   // target name, when !deny
+  std::string deny_message;  // when deny
+  std::string route;         // target name, when !deny
   Transform transform = Transform::kNone;
   std::vector<std::string> fallbacks;  // target names, tried in order after `route`
 };
@@ -62,19 +75,18 @@ struct Rule {
 
 struct Policy {
   std::string path;
-  std::string hash;   // SHA-256 of the file's bytes, lowercase hex
+  std::string hash;  // SHA-256 of the file's bytes, lowercase hex
   std::vector<Rule> rules;
   Rule default_rule;  // id "default"
 };
 
 // Parses policy text. `filename` is used in error messages only. Every target named by a
 // rule must be in known_targets.
-absl::StatusOr<std::shared_ptr<const Policy>> ParsePolicy(std::string_view text,
-                                                          std::string_view filename,
-                                                          const std::set<std::string>& known_targets);
+absl::StatusOr<std::shared_ptr<const Policy>> ParsePolicy(
+    std::string_view text, std::string_view filename, const std::set<std::string>& known_targets);
 // Reads and parses the file at path.
-absl::StatusOr<std::shared_ptr<const Policy>> LoadPolicy(const std::string& path,
-                                                         const std::set<std::string>& known_targets);
+absl::StatusOr<std::shared_ptr<const Policy>> LoadPolicy(
+    const std::string& path, const std::set<std::string>& known_targets);
 
 struct Decision {
   std::string rule_id;
@@ -83,7 +95,11 @@ struct Decision {
   std::vector<std::string> targets;  // route first, then fallbacks; empty when deny
   Transform transform = Transform::kNone;
   std::string policy_hash;
-  std::string explanation;  // human-readable: which rules were considered and why
+  // Human-readable, one line per step: each rule considered, in order, with its conditions
+  // evaluated ("rule 'x': level confidential >= confidential: match", "rule 'y': level public
+  // < internal: no match"), "default: no rule matched" when it applies, and a final
+  // "decision: route T (transform M; fallbacks A, B) by rule 'x'" or "decision: deny ...".
+  std::string explanation;
 };
 
 // Evaluates the policy on an assessment: the first matching rule, else the default.

@@ -1,0 +1,25 @@
+#include "classifier/assessment.h"
+
+namespace airlock::classifier {
+
+void ToProto(const Assessment& assessment, v1::Assessment* out) {
+  out->Clear();
+  out->set_level(std::string(LevelName(assessment.level)));
+  for (const Finding& f : assessment.findings) {
+    v1::Finding* p = out->add_findings();
+    p->set_category(f.category);
+    p->set_level(std::string(LevelName(f.level)));
+    p->set_location(FieldPath(f.field));
+    p->set_begin(static_cast<uint32_t>(f.begin));
+    p->set_end(static_cast<uint32_t>(f.end));
+    p->set_detector(f.detector);
+    p->set_confidence(f.confidence);
+  }
+  out->set_difficulty(assessment.difficulty);
+  for (const auto& [name, value] : assessment.difficulty_signals) {
+    (*out->mutable_difficulty_signals())[name] = value;
+  }
+  out->set_estimated_tokens(assessment.estimated_tokens);
+}
+
+}  // namespace airlock::classifier

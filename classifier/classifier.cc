@@ -1,0 +1,89 @@
+#include "classifier/classifier.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <utility>
+
+#include "classifier/email_detector.h"
+
+namespace airlock::classifier {
+
+std::vector<size_t> ResolveOverlaps(const std::vector<Match>& matches) {
+  std::vector<size_t> order(matches.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  // Longest first, then earliest, then category name, then position in `matches`.
+  std::sort(order.begin(), order.end(), [&matches](size_t x, size_t y) {
+    const Match& a = matches[x];
+    const Match& b = matches[y];
+    const size_t la = a.end - a.begin;
+    const size_t lb = b.end - b.begin;
+    if (la != lb) return la > lb;
+    if (a.begin != b.begin) return a.begin < b.begin;
+    if (a.category != b.category) return a.category < b.category;
+    return x < y;
+  });
+  std::map<size_t, size_t> taken;  // begin -> end of the accepted spans, which never overlap
+  std::vector<size_t> kept;
+  for (size_t i : order) {
+    const Match& m = matches[i];
+    if (m.begin >= m.end) continue;
+    auto next = taken.lower_bound(m.begin);  // first accepted span starting at or after begin
+    if (next != taken.end() && next->first < m.end) continue;
+    if (next != taken.begin() && std::prev(next)->second > m.begin) continue;
+    taken.emplace(m.begin, m.end);
+    kept.push_back(i);
+  }
+  std::sort(kept.begin(), kept.end(),
+            [&matches](size_t x, size_t y) { return matches[x].begin < matches[y].begin; });
+  return kept;
+}
+
+float LengthDifficulty(uint32_t estimated_tokens) {
+  const double scaled = std::log1p(static_cast<double>(estimated_tokens)) /
+                        std::log1p(static_cast<double>(kLengthSaturationTokens));
+  return static_cast<float>(std::min(1.0, scaled));
+}
+
+Classifier::Classifier(std::vector<std::unique_ptr<Detector>> detectors)
+    : detectors_(std::move(detectors)) {}
+
+std::unique_ptr<Classifier> Classifier::CreateDefault() {
+  std::vector<std::unique_ptr<Detector>> detectors;
+  detectors.push_back(std::make_unique<EmailDetector>());
+  return std::make_unique<Classifier>(std::move(detectors));
+}
+
+Assessment Classifier::Assess(const v1::ChatRequest& request) const {
+  Assessment a;
+  uint64_t total_bytes = 0;
+  std::vector<Match> matches;
+  std::vector<size_t> owner;  // matches[k] came from detectors_[owner[k]]
+  ForEachField(request, [&](const FieldRef& field, std::string_view text) {
+    total_bytes += text.size();
+    matches.clear();
+    owner.clear();
+    for (size_t d = 0; d < detectors_.size(); ++d) {
+      detectors_[d]->Scan(text, &matches);
+      owner.resize(matches.size(), d);
+    }
+    for (size_t k : ResolveOverlaps(matches)) {
+      Match& m = matches[k];
+      if (m.end > text.size()) continue;  // a span outside the text is a detector bug
+      a.level = std::max(a.level, m.level);
+      a.findings.push_back(Finding{std::move(m.category), m.level, field, m.begin, m.end,
+                                   std::string(detectors_[owner[k]]->name()), m.confidence});
+    }
+  });
+  const uint64_t tokens = (total_bytes + 3) / 4;
+  a.estimated_tokens =
+      static_cast<uint32_t>(std::min<uint64_t>(tokens, std::numeric_limits<uint32_t>::max()));
+  a.difficulty = LengthDifficulty(a.estimated_tokens);
+  a.difficulty_signals["length"] = a.difficulty;
+  return a;
+}
+
+}  // namespace airlock::classifier

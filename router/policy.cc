@@ -1,0 +1,393 @@
+#include "router/policy.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "yaml-cpp/yaml.h"
+
+namespace airlock::router {
+namespace {
+
+using classifier::Level;
+using classifier::LevelName;
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
+    return "";
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * size);
+  for (unsigned int i = 0; i < size; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
+std::string Join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out.append(sep);
+    out.append(items[i]);
+  }
+  return out;
+}
+
+std::string LevelNames() {
+  std::vector<std::string> names;
+  for (Level l : {Level::kPublic, Level::kInternal, Level::kConfidential, Level::kRestricted}) {
+    names.emplace_back(LevelName(l));
+  }
+  return Join(names, ", ");
+}
+
+bool ValidId(std::string_view id) {
+  if (id.empty()) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+}
+
+// Thrown inside the parser only, turned into a status at its boundary.
+struct PolicyError {
+  absl::Status status;
+};
+
+class Parser {
+ public:
+  Parser(std::string_view filename, const std::set<std::string>& known_targets)
+      : filename_(filename), known_targets_(known_targets) {}
+
+  [[noreturn]] void Fail(const YAML::Mark& mark, std::string_view path,
+                         std::string_view what) const {
+    // yaml-cpp marks are 0-based; a node without a mark (-1) is reported at 1:1.
+    const int line = mark.line < 0 ? 1 : mark.line + 1;
+    const int column = mark.column < 0 ? 1 : mark.column + 1;
+    std::string msg =
+        std::string(filename_) + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
+    if (!path.empty()) msg.append(path).append(": ");
+    msg.append(what);
+    throw PolicyError{absl::InvalidArgumentError(msg)};
+  }
+
+  // The entries of a mapping, keyed by name, each with the key node (for its mark). Unknown
+  // and duplicate keys and non-scalar keys are errors.
+  struct Entry {
+    YAML::Node key;
+    YAML::Node value;
+    // Where the value is reported: an empty value ("when:") has no position of its own
+    // (yaml-cpp gives it the next token's), so it is reported at its key.
+    YAML::Mark where() const { return value.IsNull() ? key.Mark() : value.Mark(); }
+  };
+  using Entries = std::map<std::string, Entry>;
+
+  Entries Mapping(const YAML::Node& node, const YAML::Mark& mark, const std::string& path,
+                  const std::vector<std::string>& allowed, std::string_view expected) const {
+    if (!node.IsMap()) Fail(mark, path, "expected " + std::string(expected));
+    Entries entries;
+    for (const auto& kv : node) {
+      const YAML::Node& key = kv.first;
+      if (!key.IsScalar()) Fail(key.Mark(), path, "expected a key name");
+      const std::string name = key.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        Fail(key.Mark(), path, "unknown key '" + name + "' (expected " + Join(allowed, ", ") + ")");
+      }
+      if (entries.count(name) != 0) {
+        Fail(key.Mark(), path,
+             "duplicate key '" + name + "' (first given at line " +
+                 std::to_string(entries[name].key.Mark().line + 1) + ")");
+      }
+      entries.emplace(name, Entry{key, kv.second});
+    }
+    return entries;
+  }
+
+  const Entry& Required(const Entries& entries, const YAML::Node& map, const std::string& path,
+                        const std::string& key, std::string_view hint) const {
+    auto it = entries.find(key);
+    if (it == entries.end()) {
+      Fail(map.Mark(), path, "missing required key '" + key + "' (" + std::string(hint) + ")");
+    }
+    return it->second;
+  }
+
+  std::string Scalar(const YAML::Node& node, const YAML::Mark& mark, const std::string& path,
+                     std::string_view expected) const {
+    if (!node.IsScalar()) Fail(mark, path, "expected " + std::string(expected));
+    return node.Scalar();
+  }
+
+  Level ParseLevelNode(const Entry& e, const std::string& path) const {
+    const std::string name = Scalar(e.value, e.where(), path, "a level (" + LevelNames() + ")");
+    std::optional<Level> level = classifier::ParseLevel(name);
+    if (!level)
+      Fail(e.where(), path, "unknown level '" + name + "' (expected " + LevelNames() + ")");
+    return *level;
+  }
+
+  std::string Target(const YAML::Node& node, const YAML::Mark& mark,
+                     const std::string& path) const {
+    const std::string name = Scalar(node, mark, path, "a target name");
+    if (known_targets_.count(name) == 0) {
+      std::vector<std::string> known(known_targets_.begin(), known_targets_.end());
+      Fail(mark, path,
+           "unknown target '" + name + "' (" +
+               (known.empty() ? std::string("no targets are configured")
+                              : "expected one of " + Join(known, ", ")) +
+               ")");
+    }
+    return name;
+  }
+
+  Condition When(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) const {
+    const Entries e = Mapping(node, mark, path, {"level_at_least", "level_at_most"},
+                              "a mapping of conditions (use {} to match every request)");
+    Condition c;
+    if (auto it = e.find("level_at_least"); it != e.end()) {
+      c.level_at_least = ParseLevelNode(it->second, path + ".level_at_least");
+    }
+    if (auto it = e.find("level_at_most"); it != e.end()) {
+      c.level_at_most = ParseLevelNode(it->second, path + ".level_at_most");
+    }
+    if (c.level_at_least && c.level_at_most && *c.level_at_least > *c.level_at_most) {
+      Fail(mark, path,
+           "level_at_least " + std::string(LevelName(*c.level_at_least)) +
+               " is above level_at_most " + std::string(LevelName(*c.level_at_most)) +
+               " (expected level_at_least <= level_at_most; this rule could never match)");
+    }
+    return c;
+  }
+
+  Action Then(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) const {
+    const Entries e = Mapping(node, mark, path, {"route", "transform", "fallbacks", "deny"},
+                              "a mapping with 'route' (and optional transform, fallbacks) or "
+                              "'deny'");
+    const auto route = e.find("route");
+    const auto deny = e.find("deny");
+    if (route != e.end() && deny != e.end()) {
+      Fail(deny->second.key.Mark(), path,
+           "'route' and 'deny' cannot both be given (expected one of them)");
+    }
+    if (route == e.end() && deny == e.end()) {
+      Fail(mark, path,
+           "expected 'route' (with optional transform, fallbacks) or 'deny'; found neither");
+    }
+    Action a;
+    if (deny != e.end()) {
+      for (const char* other : {"transform", "fallbacks"}) {
+        if (auto it = e.find(other); it != e.end()) {
+          Fail(it->second.key.Mark(), path,
+               "'" + std::string(other) + "' applies to 'route' only (expected no " + other +
+                   " with 'deny')");
+        }
+      }
+      a.deny = true;
+      a.deny_message =
+          Scalar(deny->second.value, deny->second.where(), path + ".deny", "a message (text)");
+      if (a.deny_message.empty()) {
+        Fail(deny->second.where(), path + ".deny", "expected a non-empty message");
+      }
+      return a;
+    }
+    a.route = Target(route->second.value, route->second.where(), path + ".route");
+    if (auto it = e.find("transform"); it != e.end()) {
+      const std::string name = Scalar(it->second.value, it->second.where(), path + ".transform",
+                                      "none, mask or pseudonymize");
+      std::optional<Transform> t = ParseTransform(name);
+      if (!t) {
+        Fail(it->second.where(), path + ".transform",
+             "unknown transform '" + name + "' (expected none, mask, pseudonymize)");
+      }
+      a.transform = *t;
+    }
+    if (auto it = e.find("fallbacks"); it != e.end()) {
+      const YAML::Node& list = it->second.value;
+      const std::string fpath = path + ".fallbacks";
+      if (!list.IsSequence()) Fail(it->second.where(), fpath, "expected a list of target names");
+      for (size_t i = 0; i < list.size(); ++i) {
+        const std::string ipath = fpath + "[" + std::to_string(i) + "]";
+        std::string name = Target(list[i], list[i].Mark(), ipath);
+        if (name == a.route || std::count(a.fallbacks.begin(), a.fallbacks.end(), name) != 0) {
+          Fail(list[i].Mark(), ipath,
+               "target '" + name + "' is already listed (expected each target once)");
+        }
+        a.fallbacks.push_back(std::move(name));
+      }
+    }
+    return a;
+  }
+
+  std::shared_ptr<const Policy> Parse(std::string_view text) const {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+      Fail(e.mark, "", "invalid YAML: " + e.msg);
+    }
+    auto policy = std::make_shared<Policy>();
+    policy->path = std::string(filename_);
+    policy->hash = Sha256Hex(text);
+    static const char* kTop = "a mapping with keys version, rules, default";
+    const Entries top = Mapping(root, root.Mark(), "", {"version", "rules", "default"}, kTop);
+
+    const Entry& version = Required(top, root, "", "version", "expected version: 1");
+    if (!version.value.IsScalar() || version.value.Scalar() != "1") {
+      Fail(version.where(), "version",
+           "unsupported version" +
+               (version.value.IsScalar() ? " '" + version.value.Scalar() + "'" : std::string()) +
+               " (expected 1)");
+    }
+
+    if (auto it = top.find("rules"); it != top.end()) {
+      const YAML::Node& rules = it->second.value;
+      if (!rules.IsSequence()) Fail(it->second.where(), "rules", "expected a list of rules");
+      std::map<std::string, int> ids;  // id -> line
+      for (size_t i = 0; i < rules.size(); ++i) {
+        const YAML::Node& node = rules[i];
+        const std::string path = "rules[" + std::to_string(i) + "]";
+        const Entries e = Mapping(node, node.Mark(), path, {"id", "description", "when", "then"},
+                                  "a rule: a mapping with id, when, then");
+        Rule rule;
+        rule.line = node.Mark().line + 1;
+        const Entry& id = Required(e, node, path, "id", "expected a rule id");
+        rule.id = Scalar(id.value, id.where(), path + ".id", "a rule id");
+        if (!ValidId(rule.id)) {
+          Fail(id.where(), path + ".id",
+               "invalid id '" + rule.id + "' (expected letters, digits, '_', '.', '-')");
+        }
+        if (rule.id == "default") {
+          Fail(id.where(), path + ".id",
+               "id 'default' is reserved for the default rule (expected another id)");
+        }
+        if (auto [prev, inserted] = ids.emplace(rule.id, rule.line); !inserted) {
+          Fail(id.where(), path + ".id",
+               "duplicate rule id '" + rule.id + "' (first used by the rule at line " +
+                   std::to_string(prev->second) + "; expected unique ids)");
+        }
+        if (auto d = e.find("description"); d != e.end()) {
+          rule.description =
+              Scalar(d->second.value, d->second.where(), path + ".description", "text");
+        }
+        const Entry& when = Required(e, node, path, "when", "use when: {} to match every request");
+        rule.when = When(when.value, when.where(), path + ".when");
+        const Entry& then = Required(e, node, path, "then", "expected route or deny");
+        rule.then = Then(then.value, then.where(), path + ".then");
+        policy->rules.push_back(std::move(rule));
+      }
+    }
+
+    const Entry& def = Required(top, root, "", "default", "the rule applied when no rule matches");
+    policy->default_rule.id = "default";
+    policy->default_rule.description = "applies when no rule matches";
+    policy->default_rule.line = def.key.Mark().line + 1;
+    policy->default_rule.then = Then(def.value, def.where(), "default");
+    return policy;
+  }
+
+ private:
+  std::string_view filename_;
+  const std::set<std::string>& known_targets_;
+};
+
+bool Matches(const Condition& c, Level level, std::string* why) {
+  std::vector<std::string> parts;
+  bool match = true;
+  const std::string have(LevelName(level));
+  if (c.level_at_least) {
+    const bool ok = level >= *c.level_at_least;
+    parts.push_back("level " + have + (ok ? " >= " : " < ") +
+                    std::string(LevelName(*c.level_at_least)));
+    match = match && ok;
+  }
+  if (c.level_at_most) {
+    const bool ok = level <= *c.level_at_most;
+    parts.push_back("level " + have + (ok ? " <= " : " > ") +
+                    std::string(LevelName(*c.level_at_most)));
+    match = match && ok;
+  }
+  *why = parts.empty() ? "no conditions" : Join(parts, ", ");
+  return match;
+}
+
+std::string Describe(const Action& a) {
+  if (a.deny) return "deny \"" + a.deny_message + "\"";
+  std::string s = "route " + a.route + " (transform " + std::string(TransformName(a.transform));
+  if (!a.fallbacks.empty()) s += "; fallbacks " + Join(a.fallbacks, ", ");
+  return s + ")";
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Policy>> ParsePolicy(
+    std::string_view text, std::string_view filename, const std::set<std::string>& known_targets) {
+  try {
+    return Parser(filename, known_targets).Parse(text);
+  } catch (const PolicyError& e) {
+    return e.status;
+  } catch (const std::exception& e) {  // yaml-cpp may throw while walking a document
+    return absl::InvalidArgumentError(std::string(filename) + ":1:1: invalid policy: " + e.what());
+  }
+}
+
+absl::StatusOr<std::shared_ptr<const Policy>> LoadPolicy(
+    const std::string& path, const std::set<std::string>& known_targets) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    return absl::Status(absl::ErrnoToStatusCode(err),
+                        path + ": cannot open policy file: " + std::strerror(err));
+  }
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) {
+    return absl::DataLossError(path + ": cannot read policy file");
+  }
+  return ParsePolicy(bytes.str(), path, known_targets);
+}
+
+Decision Decide(const Policy& policy, const classifier::Assessment& assessment) {
+  Decision d;
+  d.policy_hash = policy.hash;
+  std::vector<std::string> lines;
+  const Rule* chosen = nullptr;
+  for (const Rule& rule : policy.rules) {
+    std::string why;
+    const bool match = Matches(rule.when, assessment.level, &why);
+    lines.push_back("rule '" + rule.id + "': " + why + (match ? ": match" : ": no match"));
+    if (match) {
+      chosen = &rule;
+      break;
+    }
+  }
+  if (chosen == nullptr) {
+    chosen = &policy.default_rule;
+    lines.push_back("default: no rule matched");
+  }
+  const Action& a = chosen->then;
+  d.rule_id = chosen->id;
+  d.deny = a.deny;
+  d.transform = a.deny ? Transform::kNone : a.transform;
+  if (a.deny) {
+    d.deny_message = a.deny_message;
+  } else {
+    d.targets.push_back(a.route);
+    d.targets.insert(d.targets.end(), a.fallbacks.begin(), a.fallbacks.end());
+  }
+  lines.push_back("decision: " + Describe(a) + " by rule '" + chosen->id + "'");
+  d.explanation = Join(lines, "\n");
+  return d;
+}
+
+}  // namespace airlock::router

@@ -1,0 +1,450 @@
+#include "router/policy.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace airlock::router {
+namespace {
+
+using classifier::Assessment;
+using classifier::Level;
+
+const std::set<std::string> kTargets = {"nano", "super", "frontier"};
+
+constexpr const char* kGood = R"(# Example policy
+version: 1
+rules:
+  - id: restricted-stays-home
+    description: secrets never leave
+    when: { level_at_least: restricted }
+    then: { deny: "restricted content is not served" }
+  - id: confidential-on-prem
+    when: { level_at_least: confidential, level_at_most: confidential }
+    then: { route: super, transform: mask, fallbacks: [nano] }
+  - id: internal.or_below-1
+    when:
+      level_at_most: internal
+      level_at_least: internal
+    then:
+      route: frontier
+      transform: pseudonymize
+      fallbacks: [super, nano]
+default:
+  route: nano
+)";
+
+std::shared_ptr<const Policy> Parse(std::string_view text) {
+  auto p = ParsePolicy(text, "policy.yaml", kTargets);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? *p : nullptr;
+}
+
+// The error message of parsing text, which must fail with INVALID_ARGUMENT.
+std::string Error(std::string_view text) {
+  auto p = ParsePolicy(text, "policy.yaml", kTargets);
+  if (p.ok()) return "<parsed>";
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument) << p.status();
+  return std::string(p.status().message());
+}
+
+TEST(ParsePolicy, ParsesEveryConstruct) {
+  auto p = Parse(kGood);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->path, "policy.yaml");
+  ASSERT_EQ(p->rules.size(), 3u);
+
+  const Rule& r0 = p->rules[0];
+  EXPECT_EQ(r0.id, "restricted-stays-home");
+  EXPECT_EQ(r0.description, "secrets never leave");
+  EXPECT_EQ(r0.line, 4);
+  EXPECT_EQ(r0.when.level_at_least, Level::kRestricted);
+  EXPECT_FALSE(r0.when.level_at_most.has_value());
+  EXPECT_TRUE(r0.then.deny);
+  EXPECT_EQ(r0.then.deny_message, "restricted content is not served");
+  EXPECT_TRUE(r0.then.route.empty());
+
+  const Rule& r1 = p->rules[1];
+  EXPECT_EQ(r1.id, "confidential-on-prem");
+  EXPECT_EQ(r1.line, 8);
+  EXPECT_EQ(r1.when.level_at_least, Level::kConfidential);
+  EXPECT_EQ(r1.when.level_at_most, Level::kConfidential);
+  EXPECT_FALSE(r1.then.deny);
+  EXPECT_EQ(r1.then.route, "super");
+  EXPECT_EQ(r1.then.transform, Transform::kMask);
+  EXPECT_EQ(r1.then.fallbacks, std::vector<std::string>{"nano"});
+
+  const Rule& r2 = p->rules[2];
+  EXPECT_EQ(r2.id, "internal.or_below-1");
+  EXPECT_EQ(r2.line, 11);
+  EXPECT_EQ(r2.when.level_at_least, Level::kInternal);
+  EXPECT_EQ(r2.when.level_at_most, Level::kInternal);
+  EXPECT_EQ(r2.then.route, "frontier");
+  EXPECT_EQ(r2.then.transform, Transform::kPseudonymize);
+  EXPECT_EQ(r2.then.fallbacks, (std::vector<std::string>{"super", "nano"}));
+
+  EXPECT_EQ(p->default_rule.id, "default");
+  EXPECT_EQ(p->default_rule.line, 19);
+  EXPECT_FALSE(p->default_rule.then.deny);
+  EXPECT_EQ(p->default_rule.then.route, "nano");
+  EXPECT_EQ(p->default_rule.then.transform, Transform::kNone);
+  EXPECT_TRUE(p->default_rule.then.fallbacks.empty());
+}
+
+TEST(ParsePolicy, MinimalPolicyAndItsHash) {
+  // sha256sum of these exact bytes.
+  const std::string text = "version: 1\ndefault: { route: a }\n";
+  auto p = ParsePolicy(text, "p.yaml", {"a"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE((*p)->rules.empty());
+  EXPECT_EQ((*p)->hash, "96c60d7fdf9d4088983478c2e73591c1e5a58cee222c143498493f6210c5a77c");
+  // One byte more, another hash.
+  auto q = ParsePolicy(text + "\n", "p.yaml", {"a"});
+  ASSERT_TRUE(q.ok());
+  EXPECT_NE((*q)->hash, (*p)->hash);
+  EXPECT_EQ((*q)->hash.size(), 64u);
+}
+
+TEST(ParsePolicy, EmptyWhenMatchesAllAndDefaultMayDeny) {
+  auto p = Parse(
+      "version: 1\n"
+      "rules:\n"
+      "  - id: all\n"
+      "    when: {}\n"
+      "    then: { route: super }\n"
+      "default: { deny: no }\n");
+  ASSERT_NE(p, nullptr);
+  EXPECT_FALSE(p->rules[0].when.level_at_least || p->rules[0].when.level_at_most);
+  EXPECT_TRUE(p->default_rule.then.deny);
+  EXPECT_EQ(p->default_rule.then.deny_message, "no");
+}
+
+// Every error path, with the exact position and message.
+struct ErrorCase {
+  const char* name;
+  const char* text;
+  const char* message;
+};
+
+const ErrorCase kErrors[] = {
+    {"yaml syntax", "version: 1\ndefault: { route: nano\n",
+     "policy.yaml:3:1: invalid YAML: end of map flow not found"},
+    {"yaml bad indentation", "version: 1\n  default: x\n",
+     "policy.yaml:2:10: invalid YAML: illegal map value"},
+    {"empty document", "", "policy.yaml:1:1: expected a mapping with keys version, rules, default"},
+    {"not a mapping", "- version\n",
+     "policy.yaml:1:1: expected a mapping with keys version, rules, default"},
+    {"unknown top-level key", "version: 1\ndefault: { route: nano }\nrulez: []\n",
+     "policy.yaml:3:1: unknown key 'rulez' (expected version, rules, default)"},
+    {"duplicate top-level key", "version: 1\ndefault: { route: nano }\nversion: 1\n",
+     "policy.yaml:3:1: duplicate key 'version' (first given at line 1)"},
+    {"non-scalar key", "version: 1\ndefault: { route: nano }\n[a]: 1\n",
+     "policy.yaml:3:1: expected a key name"},
+    {"missing version", "default: { route: nano }\n",
+     "policy.yaml:1:1: missing required key 'version' (expected version: 1)"},
+    {"version 2", "default: { route: nano }\nversion: 2\n",
+     "policy.yaml:2:10: version: unsupported version '2' (expected 1)"},
+    {"version not a scalar", "version: [1]\ndefault: { route: nano }\n",
+     "policy.yaml:1:10: version: unsupported version (expected 1)"},
+    {"version empty", "version:\ndefault: { route: nano }\n",
+     "policy.yaml:1:1: version: unsupported version (expected 1)"},
+    {"rules empty", "version: 1\nrules:\ndefault: { route: nano }\n",
+     "policy.yaml:2:1: rules: expected a list of rules"},
+    {"missing default", "version: 1\nrules: []\n",
+     "policy.yaml:1:1: missing required key 'default' (the rule applied when no rule matches)"},
+    {"rules not a list", "version: 1\nrules: { id: x }\ndefault: { route: nano }\n",
+     "policy.yaml:2:8: rules: expected a list of rules"},
+    {"rule not a mapping", "version: 1\nrules:\n  - just-a-string\ndefault: { route: nano }\n",
+     "policy.yaml:3:5: rules[0]: expected a rule: a mapping with id, when, then"},
+    {"unknown rule key",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { route: nano }\n    priority: 1\n"
+     "default: { route: nano }\n",
+     "policy.yaml:6:5: rules[0]: unknown key 'priority' (expected id, description, when, then)"},
+    {"missing id",
+     "version: 1\nrules:\n  - when: {}\n    then: { route: nano }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:3:5: rules[0]: missing required key 'id' (expected a rule id)"},
+    {"id not a scalar",
+     "version: 1\nrules:\n  - id: [a]\n    when: {}\n    then: { route: nano }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:3:9: rules[0].id: expected a rule id"},
+    {"invalid id",
+     "version: 1\nrules:\n  - id: a b\n    when: {}\n    then: { route: nano }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:3:9: rules[0].id: invalid id 'a b' (expected letters, digits, '_', '.', '-')"},
+    {"reserved id",
+     "version: 1\nrules:\n  - id: default\n    when: {}\n    then: { route: nano }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:3:9: rules[0].id: id 'default' is reserved for the default rule (expected "
+     "another id)"},
+    {"duplicate id",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { route: nano }\n"
+     "  - id: a\n    when: {}\n    then: { route: super }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:6:9: rules[1].id: duplicate rule id 'a' (first used by the rule at line 3; "
+     "expected unique ids)"},
+    {"description not text",
+     "version: 1\nrules:\n  - id: a\n    description: { x: 1 }\n    when: {}\n"
+     "    then: { route: nano }\ndefault: { route: nano }\n",
+     "policy.yaml:4:18: rules[0].description: expected text"},
+    {"missing when",
+     "version: 1\nrules:\n  - id: a\n    then: { route: nano }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:3:5: rules[0]: missing required key 'when' (use when: {} to match every "
+     "request)"},
+    {"when null",
+     "version: 1\nrules:\n  - id: a\n    when:\n    then: { route: nano }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:4:5: rules[0].when: expected a mapping of conditions (use {} to match every "
+     "request)"},
+    {"unknown when key",
+     "version: 1\ndefault: { route: nano }\nrules:\n  - id: a\n    when: {}\n"
+     "    then: { route: nano }\n  - id: b\n    when:\n      level_atleast: internal\n"
+     "    then: { route: nano }\n",
+     "policy.yaml:9:7: rules[1].when: unknown key 'level_atleast' (expected level_at_least, "
+     "level_at_most)"},
+    {"duplicate when key",
+     "version: 1\nrules:\n  - id: a\n    when: { level_at_most: public, level_at_most: internal }\n"
+     "    then: { route: nano }\ndefault: { route: nano }\n",
+     "policy.yaml:4:36: rules[0].when: duplicate key 'level_at_most' (first given at line 4)"},
+    {"unknown level",
+     "version: 1\nrules:\n  - id: a\n    when: { level_at_least: secret }\n"
+     "    then: { route: nano }\ndefault: { route: nano }\n",
+     "policy.yaml:4:29: rules[0].when.level_at_least: unknown level 'secret' (expected public, "
+     "internal, confidential, restricted)"},
+    {"level not a scalar",
+     "version: 1\nrules:\n  - id: a\n    when: { level_at_most: [public] }\n"
+     "    then: { route: nano }\ndefault: { route: nano }\n",
+     "policy.yaml:4:28: rules[0].when.level_at_most: expected a level (public, internal, "
+     "confidential, restricted)"},
+    {"impossible level range",
+     "version: 1\nrules:\n  - id: a\n    when: { level_at_least: restricted, level_at_most: "
+     "internal }\n    then: { route: nano }\ndefault: { route: nano }\n",
+     "policy.yaml:4:11: rules[0].when: level_at_least restricted is above level_at_most internal "
+     "(expected level_at_least <= level_at_most; this rule could never match)"},
+    {"missing then", "version: 1\nrules:\n  - id: a\n    when: {}\ndefault: { route: nano }\n",
+     "policy.yaml:3:5: rules[0]: missing required key 'then' (expected route or deny)"},
+    {"then not a mapping",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: nano\ndefault: { route: nano }\n",
+     "policy.yaml:5:11: rules[0].then: expected a mapping with 'route' (and optional transform, "
+     "fallbacks) or 'deny'"},
+    {"unknown then key",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { route: nano, target: super }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:26: rules[0].then: unknown key 'target' (expected route, transform, "
+     "fallbacks, deny)"},
+    {"route and deny",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { route: nano, deny: no }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:26: rules[0].then: 'route' and 'deny' cannot both be given (expected one of "
+     "them)"},
+    {"neither route nor deny",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { transform: mask }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:11: rules[0].then: expected 'route' (with optional transform, fallbacks) or "
+     "'deny'; found neither"},
+    {"deny with transform",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { deny: no, transform: mask }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:23: rules[0].then: 'transform' applies to 'route' only (expected no "
+     "transform with 'deny')"},
+    {"deny with fallbacks",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { deny: no, fallbacks: [nano] }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:23: rules[0].then: 'fallbacks' applies to 'route' only (expected no "
+     "fallbacks with 'deny')"},
+    {"empty deny message",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { deny: \"\" }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:19: rules[0].then.deny: expected a non-empty message"},
+    {"deny not text",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { deny: [x] }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:19: rules[0].then.deny: expected a message (text)"},
+    {"unknown route target",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { route: mars }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:20: rules[0].then.route: unknown target 'mars' (expected one of frontier, "
+     "nano, super)"},
+    {"route not a scalar",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { route: { name: nano } }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:20: rules[0].then.route: expected a target name"},
+    {"unknown transform",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { route: nano, transform: redact }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:37: rules[0].then.transform: unknown transform 'redact' (expected none, "
+     "mask, pseudonymize)"},
+    {"fallbacks not a list",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { route: nano, fallbacks: super }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:37: rules[0].then.fallbacks: expected a list of target names"},
+    {"unknown fallback target",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n"
+     "    then: { route: nano, fallbacks: [super, moon] }\ndefault: { route: nano }\n",
+     "policy.yaml:5:45: rules[0].then.fallbacks[1]: unknown target 'moon' (expected one of "
+     "frontier, nano, super)"},
+    {"fallback repeats route",
+     "version: 1\nrules:\n  - id: a\n    when: {}\n    then: { route: nano, fallbacks: [nano] }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:38: rules[0].then.fallbacks[0]: target 'nano' is already listed (expected "
+     "each target once)"},
+    {"default empty", "version: 1\ndefault:\n",
+     "policy.yaml:2:1: default: expected a mapping with 'route' (and optional transform, "
+     "fallbacks) or 'deny'"},
+    {"default not a mapping", "version: 1\ndefault: nano\n",
+     "policy.yaml:2:10: default: expected a mapping with 'route' (and optional transform, "
+     "fallbacks) or 'deny'"},
+    {"default unknown target", "version: 1\ndefault:\n  route: frontiers\n",
+     "policy.yaml:3:10: default.route: unknown target 'frontiers' (expected one of frontier, "
+     "nano, super)"},
+    {"default neither", "version: 1\ndefault:\n  transform: mask\n",
+     "policy.yaml:3:3: default: expected 'route' (with optional transform, fallbacks) or 'deny'; "
+     "found neither"},
+};
+
+TEST(ParsePolicy, EveryErrorNamesFileLineColumnAndWhatWasExpected) {
+  for (const ErrorCase& c : kErrors) {
+    EXPECT_EQ(Error(c.text), c.message) << c.name;
+  }
+}
+
+TEST(ParsePolicy, NoTargetsConfigured) {
+  auto p = ParsePolicy("version: 1\ndefault: { route: nano }\n", "x.yaml", {});
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(),
+            "x.yaml:2:19: default.route: unknown target 'nano' (no targets are configured)");
+}
+
+TEST(LoadPolicy, ReadsTheFileAndNamesItInErrors) {
+  char dir_template[] = "/tmp/airlock_policy_testXXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  const std::string good = dir + "/good.yaml";
+  const std::string bad = dir + "/bad.yaml";
+  std::ofstream(good) << "version: 1\ndefault: { route: a }\n";
+  std::ofstream(bad) << "version: 1\ndefault: { route: b }\n";
+
+  auto p = LoadPolicy(good, {"a"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ((*p)->path, good);
+  EXPECT_EQ((*p)->hash, "96c60d7fdf9d4088983478c2e73591c1e5a58cee222c143498493f6210c5a77c");
+
+  auto q = LoadPolicy(bad, {"a"});
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(q.status().message(),
+            bad + ":2:19: default.route: unknown target 'b' (expected one of a)");
+
+  auto missing = LoadPolicy(dir + "/missing.yaml", {"a"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find(dir + "/missing.yaml"), std::string::npos);
+
+  std::remove(good.c_str());
+  std::remove(bad.c_str());
+  rmdir(dir.c_str());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decide
+
+Assessment AtLevel(Level level) {
+  Assessment a;
+  a.level = level;
+  return a;
+}
+
+TEST(Decide, FirstMatchingRuleWins) {
+  auto p = Parse(
+      "version: 1\n"
+      "rules:\n"
+      "  - id: conf\n"
+      "    when: { level_at_least: confidential }\n"
+      "    then: { route: super, transform: mask, fallbacks: [nano] }\n"
+      "  - id: also-conf\n"
+      "    when: { level_at_least: internal }\n"
+      "    then: { route: frontier }\n"
+      "default: { route: frontier, transform: pseudonymize }\n");
+  ASSERT_NE(p, nullptr);
+  const Decision d = Decide(*p, AtLevel(Level::kConfidential));
+  EXPECT_EQ(d.rule_id, "conf");
+  EXPECT_FALSE(d.deny);
+  EXPECT_EQ(d.targets, (std::vector<std::string>{"super", "nano"}));
+  EXPECT_EQ(d.transform, Transform::kMask);
+  EXPECT_EQ(d.policy_hash, p->hash);
+  EXPECT_EQ(d.explanation,
+            "rule 'conf': level confidential >= confidential: match\n"
+            "decision: route super (transform mask; fallbacks nano) by rule 'conf'");
+
+  const Decision internal = Decide(*p, AtLevel(Level::kInternal));
+  EXPECT_EQ(internal.rule_id, "also-conf");
+  EXPECT_EQ(internal.targets, std::vector<std::string>{"frontier"});
+  EXPECT_EQ(internal.transform, Transform::kNone);
+  EXPECT_EQ(internal.explanation,
+            "rule 'conf': level internal < confidential: no match\n"
+            "rule 'also-conf': level internal >= internal: match\n"
+            "decision: route frontier (transform none) by rule 'also-conf'");
+}
+
+TEST(Decide, DefaultWhenNothingMatches) {
+  auto p = Parse(
+      "version: 1\n"
+      "rules:\n"
+      "  - id: band\n"
+      "    when: { level_at_least: internal, level_at_most: confidential }\n"
+      "    then: { route: super }\n"
+      "default: { route: frontier, transform: pseudonymize, fallbacks: [super] }\n");
+  ASSERT_NE(p, nullptr);
+  const Decision d = Decide(*p, AtLevel(Level::kRestricted));
+  EXPECT_EQ(d.rule_id, "default");
+  EXPECT_EQ(d.targets, (std::vector<std::string>{"frontier", "super"}));
+  EXPECT_EQ(d.transform, Transform::kPseudonymize);
+  EXPECT_EQ(d.explanation,
+            "rule 'band': level restricted >= internal, level restricted > confidential: no "
+            "match\n"
+            "default: no rule matched\n"
+            "decision: route frontier (transform pseudonymize; fallbacks super) by rule "
+            "'default'");
+  const Decision pub = Decide(*p, AtLevel(Level::kPublic));
+  EXPECT_EQ(pub.rule_id, "default");
+  EXPECT_EQ(Decide(*p, AtLevel(Level::kConfidential)).rule_id, "band");
+}
+
+TEST(Decide, DenyAndEmptyWhen) {
+  auto p = Parse(
+      "version: 1\n"
+      "rules:\n"
+      "  - id: secrets\n"
+      "    when: { level_at_least: restricted }\n"
+      "    then: { deny: \"restricted content is not served\" }\n"
+      "  - id: everything-else\n"
+      "    when: {}\n"
+      "    then: { route: nano }\n"
+      "default: { route: frontier }\n");
+  ASSERT_NE(p, nullptr);
+  const Decision d = Decide(*p, AtLevel(Level::kRestricted));
+  EXPECT_EQ(d.rule_id, "secrets");
+  EXPECT_TRUE(d.deny);
+  EXPECT_EQ(d.deny_message, "restricted content is not served");
+  EXPECT_TRUE(d.targets.empty());
+  EXPECT_EQ(d.explanation,
+            "rule 'secrets': level restricted >= restricted: match\n"
+            "decision: deny \"restricted content is not served\" by rule 'secrets'");
+  const Decision e = Decide(*p, AtLevel(Level::kPublic));
+  EXPECT_EQ(e.rule_id, "everything-else");
+  EXPECT_FALSE(e.deny);
+  EXPECT_EQ(e.targets, std::vector<std::string>{"nano"});
+  EXPECT_EQ(e.explanation,
+            "rule 'secrets': level public < restricted: no match\n"
+            "rule 'everything-else': no conditions: match\n"
+            "decision: route nano (transform none) by rule 'everything-else'");
+}
+
+}  // namespace
+}  // namespace airlock::router
