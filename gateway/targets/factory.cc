@@ -1,0 +1,27 @@
+#include "gateway/targets/factory.h"
+
+#include "absl/strings/str_cat.h"
+#include "gateway/targets/openai_target.h"
+
+namespace airlock::gateway {
+
+absl::StatusOr<std::unique_ptr<Target>> MakeTarget(const TargetConfig& config,
+                                                   const std::vector<std::string>& egress_allowlist,
+                                                   boost::asio::io_context& io) {
+  if (config.kind == "openai") {
+    absl::StatusOr<std::unique_ptr<OpenAiTarget>> target =
+        OpenAiTarget::Create(config, egress_allowlist, io);
+    if (!target.ok()) return target.status();
+    return std::unique_ptr<Target>(std::move(*target));
+  }
+  if (config.kind == "local") {
+    return absl::UnimplementedError("kind 'local' needs the in-process engine, not in this build");
+  }
+  if (config.kind.empty()) {
+    return absl::InvalidArgumentError("kind: required ('openai' or 'local')");
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("kind: '", config.kind, "' is not a target kind ('openai' or 'local')"));
+}
+
+}  // namespace airlock::gateway
