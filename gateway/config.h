@@ -1,38 +1,47 @@
 // The airlockd configuration: one YAML file.
 //
-//   listen: 127.0.0.1:50051            # host:port; port 0 picks a free one
+//   listen: 127.0.0.1:50051            # host:port (port 0 picks a free one) or unix:PATH
 //   tls:                               # optional; plaintext when absent
-//     cert_file: server.pem
-//     key_file: server.key
+//     cert_file: server.pem            # required within tls
+//     key_file: server.key             # required within tls
 //     client_ca_file: clients-ca.pem   # optional; when set, clients must present a cert
-//   principals:
-//     - tenant: acme
-//       subject: agent-1
-//       labels: { team: payments }
+//   principals:                        # optional; without principals nobody can call
+//     - tenant: acme                   # required
+//       subject: agent-1               # required
+//       labels: { team: payments }     # optional string map
 //       api_key_sha256: 5e88...        # hex SHA-256 of the API key; never the key itself
 //     - tenant: acme
 //       subject: batch-runner
-//       mtls_subject: CN=batch-runner  # or mtls_san: batch.acme.internal
-//   targets:
-//     - name: super
-//       kind: openai
-//       base_url: https://vllm.internal:8000/v1
-//       model: nemotron-super
-//       api_key_env: SUPER_API_KEY     # or api_key_file: /etc/airlock/super.key
+//       mtls_subject: CN=batch-runner  # RFC 2253 subject DN; and/or mtls_san: batch.acme.internal
+//                                      # (needs tls.client_ca_file; when both are set, both
+//                                      # must match)
+//   targets:                           # required, at least one
+//     - name: super                    # required, unique, [A-Za-z0-9_.-]
+//       kind: openai                   # required: openai | local
+//       base_url: https://vllm.internal:8000/v1   # required for openai (http or https)
+//       model: nemotron-super          # required (for local: the model path)
+//       api_key_env: SUPER_API_KEY     # or api_key_file: /etc/airlock/super.key (not both)
 //       ca_file: /etc/airlock/ca.pem   # optional; system CAs otherwise
-//       clearance: confidential
+//       clearance: confidential        # public (default) | internal | confidential | restricted
 //       timeouts: { connect_ms: 2000, first_byte_ms: 30000, idle_ms: 30000 }
-//       retries: 1
+//       retries: 1                     # 0..10
+//       eject_after_failures: 5        # optional, >= 1
+//       eject_for_ms: 30000            # optional
 //   egress_allowlist: [vllm.internal]  # hosts targets may connect to; nothing else
-//   policy: policies/default.yaml      # relative paths are relative to this file
-//   audit: { path: audit.jsonl, fsync: batch }
+//   policy: policies/default.yaml      # required, readable; relative paths are relative to
+//                                      # this file
+//   audit: { path: audit.jsonl, fsync: batch }  # path required; fsync: record | batch | never;
+//                                      # optional hmac_key_file
 //   limits: { max_message_bytes: 4194304, max_concurrent_streams: 100, max_in_flight: 256 }
 //   metrics: { listen: 127.0.0.1:9464 }  # optional
-//   logging: { level: info }
+//   logging: { level: info }           # debug | info | warn | error
 //   shutdown_grace_ms: 10000
-//   workers: 2                         # threads for upstream I/O
+//   workers: 2                         # threads for upstream I/O, 1..256
 //
-// Unknown keys are errors; every error names file, line and key.
+// Durations are whole milliseconds in keys ending in `_ms`. Unknown keys, duplicate keys,
+// wrong types and out-of-range values are errors; every error names file, line, column and
+// the key's path, e.g.
+//   airlockd.yaml:12:5: targets[0].clearance: unknown level 'secret' (expected public, ...)
 #pragma once
 
 #include <chrono>
@@ -67,22 +76,24 @@ struct TlsConfig {
 
 struct TargetConfig {
   std::string name;
-  std::string kind;  // "openai"
-  std::string base_url;
-  std::string model;
-  std::string api_key;  // resolved from api_key_env / api_key_file at load; may be empty
-  std::string ca_file;  // empty: the system's default CA store
+  std::string kind;      // "openai" or "local"
+  std::string base_url;  // empty for kind local
+  std::string model;     // model name; for kind local an absolute model path
+  std::string api_key;   // resolved from api_key_env / api_key_file at load; may be empty
+  std::string ca_file;   // empty: the system's default CA store
   classifier::Level clearance = classifier::Level::kPublic;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds first_byte_timeout{60000};
   std::chrono::milliseconds idle_timeout{60000};
-  int retries = 1;                   // extra attempts after the first, before any byte streamed
-  int eject_after_failures = 5;      // consecutive failures before the target is ejected
+  int retries = 1;               // extra attempts after the first, before any byte streamed
+  int eject_after_failures = 5;  // consecutive failures before the target is ejected
   std::chrono::milliseconds eject_for{30000};
 };
 
 struct AuditConfig {
   std::string path;  // JSON Lines file, appended to
+  // record: fsync after each record; batch: after each group-committed batch; never: leave it
+  // to the OS (Flush() still syncs).
   enum class Fsync { kEveryRecord, kBatch, kNever } fsync = Fsync::kBatch;
   std::string hmac_key_file;  // empty: a random key per process (digests not comparable
                               // across restarts)
@@ -104,16 +115,21 @@ struct Config {
   std::string policy_path;  // absolute, or relative to the working directory after load
   AuditConfig audit;
   LimitsConfig limits;
-  std::string metrics_listen;  // empty: no metrics endpoint
-  std::string log_level = "info";
+  std::string metrics_listen;      // empty: no metrics endpoint
+  std::string log_level = "info";  // debug, info, warn or error
   std::chrono::milliseconds shutdown_grace{10000};
   int workers = 2;
 };
 
-// Parses YAML text; relative file paths are resolved against base_dir. Errors are
-// INVALID_ARGUMENT with a message "FILE:LINE:COLUMN: KEY: what is wrong".
+// Parses YAML text; relative file paths are resolved against base_dir (kept relative when
+// base_dir is empty). Files named by the config (policy, TLS files, ca_file, api_key_file,
+// hmac_key_file) must be readable; api_key_env must name a set, non-empty variable. Errors are
+// INVALID_ARGUMENT with a message "FILE:LINE:COLUMN: KEY.PATH: what is wrong" (YAML syntax
+// errors: "FILE:LINE:COLUMN: syntax error: ..."). `filename` is used in messages and as
+// Config::path.
 absl::StatusOr<Config> ParseConfig(const std::string& text, const std::string& filename,
                                    const std::string& base_dir);
+// Reads and parses the file; relative paths in it are resolved against its folder.
 absl::StatusOr<Config> LoadConfig(const std::string& path);
 
 }  // namespace airlock::gateway

@@ -1,0 +1,58 @@
+// One audit record per request, and its JSON Lines encoding.
+//
+// A record holds identifiers, categories, counts and timings — never prompt or response text.
+// `content_hmac` is a keyed digest of the request content (see AuditLog::ContentHmac).
+//
+// The encoding is deterministic: fixed key order, one line, no trailing newline. The exact
+// bytes of the line are what later issues (Merkle tree, signed checkpoints) hash, so a record
+// must not be re-encoded once written.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace airlock::gateway {
+
+struct AuditRecord {
+  uint64_t seq = 0;  // assigned by the writer: 0, 1, 2, ... in file order
+  std::string time;  // RFC 3339 UTC with ms; set by the writer when empty
+  std::string request_id;
+  std::string tenant;
+  std::string subject;
+  std::string method;       // "Chat", "ChatStream", "Classify", "Route"
+  std::string policy_hash;  // SHA-256 hex of the policy that decided
+  std::string rule_id;
+  std::string level;                      // "public" .. "restricted"
+  std::map<std::string, int> categories;  // finding category -> count
+  double difficulty = 0;
+  std::string target;                  // empty when nothing was dispatched
+  std::string transform;               // "none", "mask", "pseudonymize"
+  std::vector<std::string> fallbacks;  // targets tried or skipped before `target`
+  std::string outcome;      // "ok", "denied", "error", "cancelled", "unauthenticated", ...
+  std::string status_code;  // gRPC code name: "OK", "PERMISSION_DENIED", ...
+  uint32_t prompt_tokens = 0;
+  uint32_t completion_tokens = 0;
+  std::map<std::string, double> stage_ms;  // stage -> milliseconds
+  double total_ms = 0;
+  std::string content_hmac;  // hex HMAC-SHA256 of the request content
+
+  bool operator==(const AuditRecord&) const = default;
+};
+
+// One JSON object, no newline. Milliseconds are rounded to µs, difficulty to 4 decimals.
+std::string EncodeAuditRecord(const AuditRecord& record);
+
+// Parses one line (without its newline). INVALID_ARGUMENT when it is not a record; unknown
+// keys are ignored so that newer writers stay readable.
+absl::StatusOr<AuditRecord> DecodeAuditRecord(std::string_view line);
+
+// RFC 3339 UTC with milliseconds for a time since the Unix epoch, e.g.
+// "2026-11-24T12:00:00.123Z".
+std::string FormatRfc3339Millis(int64_t unix_millis);
+
+}  // namespace airlock::gateway
