@@ -1,0 +1,617 @@
+#include "gateway/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <deque>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "airlock/v1/admin.grpc.pb.h"
+#include "airlock/v1/gateway.grpc.pb.h"
+#include "gateway/log.h"
+#include "gateway/pipeline.h"
+#include "gateway/targets/factory.h"
+
+namespace airlock::gateway {
+
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The call's deadline on the steady clock; calls without one get an hour.
+Clock::time_point DeadlineOf(const grpc::CallbackServerContext* ctx) {
+  auto now_sys = std::chrono::system_clock::now();
+  auto d = ctx->deadline();
+  auto remaining = d - now_sys;
+  if (d == std::chrono::system_clock::time_point::max() || remaining > std::chrono::hours(1)) {
+    return Clock::now() + std::chrono::hours(1);
+  }
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(remaining);
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Config config;
+  std::unique_ptr<Authenticator> auth;
+  std::unique_ptr<classifier::Classifier> classifier;
+  std::unique_ptr<PolicyStore> policies;
+  boost::asio::io_context io;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::vector<std::thread> workers;
+  std::unique_ptr<TargetRegistry> targets;
+  std::unique_ptr<AuditLog> audit;
+  Metrics metrics;
+  std::unique_ptr<MetricsServer> metrics_server;
+  Services services;
+  std::unique_ptr<grpc::Service> gateway_service;
+  std::unique_ptr<grpc::Service> admin_service;
+  std::unique_ptr<grpc::Server> grpc_server;
+  int port = 0;
+  int metrics_port = 0;
+  std::atomic<int> in_flight{0};
+  Clock::time_point started = Clock::now();
+  std::once_flag shutdown_once;
+
+  // Admission: takes an in-flight slot, or fails with RESOURCE_EXHAUSTED at once.
+  absl::Status Admit() {
+    int now = in_flight.fetch_add(1) + 1;
+    if (now > config.limits.max_in_flight) {
+      in_flight.fetch_sub(1);
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "in-flight limit of ", config.limits.max_in_flight, " requests reached; retry later"));
+    }
+    metrics.InFlightAdd(1);
+    return absl::OkStatus();
+  }
+  void Release() {
+    in_flight.fetch_sub(1);
+    metrics.InFlightAdd(-1);
+  }
+
+  // API key from `x-api-key` (or `authorization: Bearer KEY`), else the client certificate.
+  absl::StatusOr<Principal> Authenticate(const grpc::CallbackServerContext* ctx) const {
+    const auto& md = ctx->client_metadata();
+    if (auto it = md.find("x-api-key"); it != md.end()) {
+      return auth->AuthenticateApiKey(std::string_view(it->second.data(), it->second.size()));
+    }
+    if (auto it = md.find("authorization"); it != md.end()) {
+      std::string_view v(it->second.data(), it->second.size());
+      constexpr std::string_view kBearer = "Bearer ";
+      if (v.substr(0, kBearer.size()) == kBearer) {
+        return auth->AuthenticateApiKey(v.substr(kBearer.size()));
+      }
+    }
+    auto peer = ctx->auth_context();
+    if (peer && peer->IsPeerAuthenticated()) return auth->AuthenticatePeer(*peer);
+    return absl::UnauthenticatedError(
+        "no credentials: send an API key in the x-api-key metadata entry or a client "
+        "certificate");
+  }
+};
+
+namespace {
+
+using Impl = Server::Impl;
+
+// Holds an in-flight slot for the life of a call.
+class Admission {
+ public:
+  explicit Admission(Impl* impl) : impl_(impl) { status_ = impl_->Admit(); }
+  ~Admission() {
+    if (status_.ok()) impl_->Release();
+  }
+  const absl::Status& status() const { return status_; }
+
+ private:
+  Impl* impl_;
+  absl::Status status_;
+};
+
+// Runs the steps shared by every Gateway method up to (not including) dispatch: admission,
+// authentication, and — for methods that decide — validation, assessment, decision and
+// transform. Fails with the status to return; the exchange records the outcome.
+absl::StatusOr<Prepared> Begin(Impl* impl, const grpc::CallbackServerContext* ctx,
+                               const Admission& admission, Exchange& exchange,
+                               const v1::ChatRequest& request) {
+  if (!admission.status().ok()) return admission.status();
+  auto principal = impl->Authenticate(ctx);
+  if (!principal.ok()) return principal.status();
+  exchange.SetPrincipal(*principal);
+  return exchange.Prepare(request);
+}
+
+// Chat and ChatStream share this: a dispatch whose deltas are restored and handed to the
+// reactor through `Emit`, and whose end reaches `Done`.
+class ChatCall : public DispatchSink {
+ public:
+  using Emit = std::function<void(v1::ChatStreamResponse)>;
+  using Done = std::function<void(const absl::Status&)>;
+
+  ChatCall(std::unique_ptr<Exchange> exchange, Prepared prepared, Emit emit, Done done)
+      : exchange_(std::move(exchange)),
+        prepared_(std::move(prepared)),
+        restorer_(&prepared_.result.pseudonyms),
+        emit_(std::move(emit)),
+        done_(std::move(done)) {}
+
+  Exchange& exchange() { return *exchange_; }
+  const Prepared& prepared() const { return prepared_; }
+
+  void OnDelta(const v1::ChatStreamResponse& delta, const RouteTrace& route) override {
+    v1::ChatStreamResponse out = restorer_.Push(delta);
+    // finish_reason and usage travel on the last message, after any held-back text.
+    if (!out.finish_reason().empty()) finish_reason_ = out.finish_reason();
+    if (out.has_usage()) usage_ = out.usage();
+    out.clear_finish_reason();
+    out.clear_usage();
+    if (!route_sent_) {
+      route_sent_ = true;
+      exchange_->MarkDispatched(route);
+      exchange_->FillRoute(&route, out.mutable_route());
+    }
+    if (out.content_delta().empty() && out.tool_calls().empty() && !out.has_route()) return;
+    emit_(std::move(out));
+  }
+
+  void OnDone(const absl::Status& status, const RouteTrace& route) override {
+    exchange_->MarkDispatched(route);
+    if (status.ok()) {
+      v1::ChatStreamResponse last = restorer_.Finish();
+      last.set_finish_reason(finish_reason_.empty() ? "stop" : finish_reason_);
+      if (usage_) *last.mutable_usage() = *usage_;
+      if (!route_sent_) exchange_->FillRoute(&route, last.mutable_route());
+      exchange_->SetUsage(usage_ ? usage_->prompt_tokens() : 0,
+                          usage_ ? usage_->completion_tokens() : 0);
+      emit_(std::move(last));
+    }
+    exchange_->Finish(status);
+    done_(status);
+  }
+
+ private:
+  std::unique_ptr<Exchange> exchange_;
+  Prepared prepared_;
+  AnswerRestorer restorer_;
+  Emit emit_;
+  Done done_;
+  bool route_sent_ = false;
+  std::string finish_reason_;
+  std::optional<v1::Usage> usage_;
+};
+
+// Cancellation plumbing shared by both chat reactors: OnCancel may come before, during or
+// after dispatch starts.
+class Cancellable {
+ public:
+  void SetCall(std::shared_ptr<TargetCall> call) {
+    bool cancel;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      call_ = call;
+      cancel = cancelled_;
+    }
+    if (cancel) call->Cancel();
+  }
+  void CancelCall() {
+    std::shared_ptr<TargetCall> call;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+      call = call_;
+    }
+    if (call) call->Cancel();
+  }
+
+ private:
+  std::mutex mu_;
+  bool cancelled_ = false;
+  std::shared_ptr<TargetCall> call_;
+};
+
+absl::Status DeniedStatus(const router::Decision& d) {
+  return absl::PermissionDeniedError(
+      absl::StrCat("denied by policy rule '", d.rule_id, "': ", d.deny_message));
+}
+
+// Reactors may call Finish in their constructor: gRPC holds such operations until the
+// handler has returned the reactor, and calls OnDone (which deletes it) only after that.
+class ChatReactor final : public grpc::ServerUnaryReactor {
+ public:
+  ChatReactor(Impl* impl, grpc::CallbackServerContext* ctx, const v1::ChatRequest* request,
+              v1::ChatResponse* response)
+      : impl_(impl), admission_(impl), response_(response) {
+    auto exchange = std::make_unique<Exchange>(impl->services, "Chat");
+    auto prepared = Begin(impl, ctx, admission_, *exchange, *request);
+    if (!prepared.ok()) {
+      Fail(*exchange, prepared.status());
+      return;
+    }
+    if (prepared->decision.deny) {
+      Fail(*exchange, DeniedStatus(prepared->decision));
+      return;
+    }
+    auto call = std::make_shared<ChatCall>(
+        std::move(exchange), std::move(*prepared),
+        [this](v1::ChatStreamResponse d) {
+          if (d.has_route()) *response_->mutable_route() = d.route();
+          AppendDelta(d, response_);
+        },
+        [this](const absl::Status& s) { Finish(ToGrpc(s)); });
+    const Prepared& p = call->prepared();
+    cancel_.SetCall(Dispatch(*impl_->targets, p.transformed, p.result.remaining_level,
+                             p.decision.targets, DeadlineOf(ctx), call, &impl_->metrics));
+  }
+
+  void OnCancel() override { cancel_.CancelCall(); }
+  void OnDone() override { delete this; }
+
+ private:
+  void Fail(Exchange& exchange, const absl::Status& s) {
+    exchange.Finish(s);
+    Finish(ToGrpc(s));
+  }
+
+  Impl* impl_;
+  Admission admission_;
+  v1::ChatResponse* response_;
+  Cancellable cancel_;
+};
+
+class ChatStreamReactor final : public grpc::ServerWriteReactor<v1::ChatStreamResponse> {
+ public:
+  ChatStreamReactor(Impl* impl, grpc::CallbackServerContext* ctx, const v1::ChatRequest* request)
+      : impl_(impl), admission_(impl) {
+    auto exchange = std::make_unique<Exchange>(impl->services, "ChatStream");
+    auto prepared = Begin(impl, ctx, admission_, *exchange, *request);
+    if (!prepared.ok()) {
+      Fail(*exchange, prepared.status());
+      return;
+    }
+    if (prepared->decision.deny) {
+      Fail(*exchange, DeniedStatus(prepared->decision));
+      return;
+    }
+    auto call = std::make_shared<ChatCall>(
+        std::move(exchange), std::move(*prepared),
+        [this](v1::ChatStreamResponse d) { Enqueue(std::move(d)); },
+        [this](const absl::Status& s) { FinishWhenWritten(ToGrpc(s)); });
+    const Prepared& p = call->prepared();
+    cancel_.SetCall(Dispatch(*impl_->targets, p.transformed, p.result.remaining_level,
+                             p.decision.targets, DeadlineOf(ctx), call, &impl_->metrics));
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::optional<grpc::Status> finish;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.pop_front();
+      if (!ok) {
+        // The client is gone; the call is being cancelled. Drop what is left.
+        queue_.clear();
+        write_failed_ = true;
+      }
+      if (!queue_.empty()) {
+        StartWrite(&queue_.front());
+      } else {
+        writing_ = false;
+        finish = std::move(final_);
+      }
+    }
+    if (finish) Finish(*finish);
+  }
+  void OnCancel() override { cancel_.CancelCall(); }
+  void OnDone() override { delete this; }
+
+ private:
+  void Enqueue(v1::ChatStreamResponse msg) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (write_failed_) return;
+    queue_.push_back(std::move(msg));
+    if (!writing_) {
+      writing_ = true;
+      StartWrite(&queue_.front());
+    }
+  }
+  void FinishWhenWritten(grpc::Status status) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (writing_) {
+        final_ = std::move(status);
+        return;
+      }
+    }
+    Finish(status);
+  }
+  void Fail(Exchange& exchange, const absl::Status& s) {
+    exchange.Finish(s);
+    Finish(ToGrpc(s));
+  }
+
+  Impl* impl_;
+  Admission admission_;
+  Cancellable cancel_;
+  std::mutex mu_;
+  std::deque<v1::ChatStreamResponse> queue_;  // front is being written
+  bool writing_ = false;
+  bool write_failed_ = false;
+  std::optional<grpc::Status> final_;
+};
+
+class GatewayService final : public v1::Gateway::CallbackService {
+ public:
+  explicit GatewayService(Impl* impl) : impl_(impl) {}
+
+  grpc::ServerUnaryReactor* Chat(grpc::CallbackServerContext* ctx, const v1::ChatRequest* request,
+                                 v1::ChatResponse* response) override {
+    return new ChatReactor(impl_, ctx, request, response);
+  }
+
+  grpc::ServerWriteReactor<v1::ChatStreamResponse>* ChatStream(
+      grpc::CallbackServerContext* ctx, const v1::ChatRequest* request) override {
+    return new ChatStreamReactor(impl_, ctx, request);
+  }
+
+  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* ctx,
+                                     const v1::ChatRequest* request,
+                                     v1::ClassifyResponse* response) override {
+    Admission admission(impl_);
+    Exchange exchange(impl_->services, "Classify");
+    auto prepared = Begin(impl_, ctx, admission, exchange, *request);
+    if (prepared.ok()) {
+      classifier::ToProto(prepared->assessment, response->mutable_assessment());
+      response->set_request_id(exchange.request_id());
+    }
+    return Respond(ctx, exchange, prepared.status());
+  }
+
+  grpc::ServerUnaryReactor* Route(grpc::CallbackServerContext* ctx, const v1::ChatRequest* request,
+                                  v1::RouteResponse* response) override {
+    Admission admission(impl_);
+    Exchange exchange(impl_->services, "Route");
+    auto prepared = Begin(impl_, ctx, admission, exchange, *request);
+    if (prepared.ok()) {
+      const router::Decision& d = prepared->decision;
+      classifier::ToProto(prepared->assessment, response->mutable_assessment());
+      RouteTrace trace;
+      if (!d.deny) {
+        size_t next = 0;
+        if (auto* entry = SelectTarget(*impl_->targets, prepared->result.remaining_level, d.targets,
+                                       &next, &trace)) {
+          trace.target = entry->target->config().name;
+        }
+      }
+      exchange.MarkDispatched(trace);
+      exchange.FillRoute(&trace, response->mutable_route());
+      response->set_denied(d.deny);
+      response->set_denial(d.deny_message);
+      std::string explanation = d.explanation;
+      if (!d.deny && trace.target.empty()) {
+        absl::StrAppend(&explanation, "\nno target is cleared for ",
+                        std::string(classifier::LevelName(prepared->result.remaining_level)),
+                        " content: a real request would be refused");
+      }
+      response->set_explanation(explanation);
+    }
+    return Respond(ctx, exchange, prepared.status(), "dry_run");
+  }
+
+ private:
+  grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* ctx, Exchange& exchange,
+                                    const absl::Status& status, std::string_view ok_outcome = {}) {
+    exchange.Finish(status, status.ok() ? ok_outcome : std::string_view());
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(ToGrpc(status));
+    return reactor;
+  }
+
+  Impl* impl_;
+};
+
+class AdminService final : public v1::Admin::CallbackService {
+ public:
+  explicit AdminService(Server* server, Impl* impl) : server_(server), impl_(impl) {}
+
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest*,
+                                   v1::StatusResponse* response) override {
+    absl::Status s = Authorize(ctx);
+    if (s.ok()) {
+      auto now = Clock::now();
+      for (const auto& e : impl_->targets->entries()) {
+        auto* t = response->add_targets();
+        const TargetConfig& c = e->target->config();
+        t->set_name(c.name);
+        t->set_kind(c.kind);
+        t->set_clearance(std::string(classifier::LevelName(c.clearance)));
+        t->set_healthy(impl_->targets->Healthy(*e, now));
+        t->set_consecutive_failures(e->consecutive_failures.load());
+      }
+      auto policy = impl_->policies->current();
+      response->set_policy_hash(policy->hash);
+      response->set_policy_path(policy->path);
+      response->set_uptime_seconds(
+          std::chrono::duration_cast<std::chrono::seconds>(now - impl_->started).count());
+      response->set_in_flight(impl_->in_flight.load());
+      response->set_version(AIRLOCK_VERSION);
+    }
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ReloadPolicy(grpc::CallbackServerContext* ctx,
+                                         const v1::ReloadPolicyRequest*,
+                                         v1::ReloadPolicyResponse* response) override {
+    absl::Status s = Authorize(ctx);
+    if (s.ok()) {
+      auto changed = server_->ReloadPolicy();
+      if (changed.ok()) {
+        response->set_changed(*changed);
+        response->set_policy_hash(impl_->policies->current()->hash);
+      } else {
+        s = changed.status();
+      }
+    }
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+
+ private:
+  absl::Status Authorize(const grpc::CallbackServerContext* ctx) {
+    auto principal = impl_->Authenticate(ctx);
+    if (!principal.ok()) return principal.status();
+    auto it = principal->labels.find("role");
+    if (it == principal->labels.end() || it->second != "admin") {
+      return absl::PermissionDeniedError(
+          "the Admin service needs a principal with the label role: admin");
+    }
+    return absl::OkStatus();
+  }
+
+  Server* server_;
+  Impl* impl_;
+};
+
+}  // namespace
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  const Config& c = impl->config;
+  impl->auth = std::make_unique<Authenticator>(c.principals);
+  impl->classifier = classifier::Classifier::CreateDefault();
+
+  std::vector<std::unique_ptr<Target>> targets;
+  for (const TargetConfig& tc : c.targets) {
+    auto t = MakeTarget(tc, c.egress_allowlist, impl->io);
+    if (!t.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(c.path, ": targets: '", tc.name, "': ", t.status().message()));
+    }
+    targets.push_back(std::move(*t));
+  }
+  impl->targets = std::make_unique<TargetRegistry>(std::move(targets));
+
+  impl->policies = std::make_unique<PolicyStore>(c.policy_path, impl->targets->names());
+  if (auto loaded = impl->policies->Reload(); !loaded.ok()) return loaded.status();
+
+  auto audit = AuditLog::Open(c.audit);
+  if (!audit.ok()) return audit.status();
+  impl->audit = std::move(*audit);
+
+  impl->services =
+      Services{&impl->config,       impl->auth.get(),  impl->classifier.get(), impl->policies.get(),
+               impl->targets.get(), impl->audit.get(), &impl->metrics};
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+absl::Status Server::Start() {
+  Impl& impl = *impl_;
+  const Config& c = impl.config;
+  impl.work.emplace(impl.io.get_executor());
+  for (int i = 0; i < std::max(1, c.workers); ++i) {
+    impl.workers.emplace_back([&impl] { impl.io.run(); });
+  }
+
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (c.tls) {
+    grpc::SslServerCredentialsOptions opts(c.tls->client_ca_file.empty()
+                                               ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                               : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+    auto cert = ReadFile(c.tls->cert_file);
+    auto key = ReadFile(c.tls->key_file);
+    if (!cert.ok()) return cert.status();
+    if (!key.ok()) return key.status();
+    opts.pem_key_cert_pairs.push_back({*key, *cert});
+    if (!c.tls->client_ca_file.empty()) {
+      auto ca = ReadFile(c.tls->client_ca_file);
+      if (!ca.ok()) return ca.status();
+      opts.pem_root_certs = *ca;
+    }
+    creds = grpc::SslServerCredentials(opts);
+  } else {
+    creds = grpc::InsecureServerCredentials();
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(c.listen, creds, &impl.port);
+  builder.SetMaxReceiveMessageSize(c.limits.max_message_bytes);
+  builder.SetMaxSendMessageSize(c.limits.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c.limits.max_concurrent_streams);
+  impl.gateway_service = std::make_unique<GatewayService>(&impl);
+  impl.admin_service = std::make_unique<AdminService>(this, &impl);
+  builder.RegisterService(impl.gateway_service.get());
+  builder.RegisterService(impl.admin_service.get());
+  impl.grpc_server = builder.BuildAndStart();
+  if (!impl.grpc_server || impl.port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
+  }
+
+  if (!c.metrics_listen.empty()) {
+    impl.metrics_server = std::make_unique<MetricsServer>(&impl.metrics);
+    auto port = impl.metrics_server->Start(c.metrics_listen);
+    if (!port.ok()) return port.status();
+    impl.metrics_port = *port;
+  }
+  return absl::OkStatus();
+}
+
+int Server::port() const { return impl_->port; }
+int Server::metrics_port() const { return impl_->metrics_port; }
+
+absl::StatusOr<bool> Server::ReloadPolicy() {
+  auto changed = impl_->policies->Reload();
+  if (!changed.ok()) {
+    Log(LogLevel::kError, "policy_reload_refused",
+        {{"path", impl_->policies->path()}, {"error", std::string(changed.status().message())}});
+  } else {
+    Log(LogLevel::kInfo, "policy_reloaded",
+        {{"path", impl_->policies->path()},
+         {"hash", impl_->policies->current()->hash},
+         {"changed", *changed}});
+  }
+  return changed;
+}
+
+void Server::Shutdown() {
+  std::call_once(impl_->shutdown_once, [this] {
+    Impl& impl = *impl_;
+    if (impl.grpc_server) {
+      auto deadline = std::chrono::system_clock::now() + impl.config.shutdown_grace;
+      impl.grpc_server->GetHealthCheckService()->SetServingStatus(false);
+      impl.grpc_server->Shutdown(deadline);  // in-flight calls finish or are cancelled
+      impl.grpc_server->Wait();
+    }
+    if (impl.metrics_server) impl.metrics_server->Stop();
+    impl.work.reset();
+    impl.io.stop();
+    for (auto& t : impl.workers) t.join();
+    impl.workers.clear();
+    if (impl.audit) impl.audit->Flush();
+  });
+}
+
+}  // namespace airlock::gateway
