@@ -1,9 +1,10 @@
 #include "gateway/log.h"
 
+#include "gateway/audit/audit_record.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <mutex>
 #include <string>
 
@@ -42,16 +43,8 @@ bool ParseLogLevel(std::string_view name, LogLevel* level) {
 }
 
 std::string NowRfc3339() {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms.count()));
-  return buf;
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  return FormatRfc3339Millis(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
 }
 
 void Log(LogLevel level, std::string_view event, nlohmann::json fields) {

@@ -32,6 +32,19 @@ std::string DeterministicBytes(const v1::ChatRequest& request) {
   return out;
 }
 
+// "NAME: CODE: upstream message" -> "NAME: CODE"; gateway-made reasons stay whole.
+std::string AuditFallback(const std::string& fallback) {
+  size_t name_end = fallback.find(": ");
+  if (name_end == std::string::npos) return fallback;
+  size_t code_end = fallback.find(": ", name_end + 2);
+  if (code_end == std::string::npos) return fallback;
+  std::string_view code(fallback.data() + name_end + 2, code_end - name_end - 2);
+  bool is_code = !code.empty();
+  for (char c : code)
+    is_code = is_code && (std::isupper(static_cast<unsigned char>(c)) || c == '_');
+  return is_code ? fallback.substr(0, code_end) : fallback;
+}
+
 bool ValidToolName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
@@ -210,7 +223,8 @@ void Exchange::Finish(const absl::Status& status, std::string_view outcome) {
   r.difficulty = difficulty_;
   r.target = trace_.target;
   r.transform = transform_;
-  r.fallbacks = trace_.fallbacks;
+  // An upstream's error message may echo prompt text: the record keeps "NAME: CODE" only.
+  for (const std::string& f : trace_.fallbacks) r.fallbacks.push_back(AuditFallback(f));
   r.outcome = outcome_word;
   r.status_code = absl::StatusCodeToString(status.code());
   r.prompt_tokens = prompt_tokens_;

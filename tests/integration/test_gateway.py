@@ -179,6 +179,11 @@ def test_upstream_error_is_mapped_with_its_message(start_upstream, start_gateway
         gw.client().chat([{"role": "user", "content": "x"}])
     assert e.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "injected failure" in e.value.details()
+    gw.stop()
+    # The upstream's message may echo prompt text: the audit record keeps the code only.
+    record = gw.audit_records()[-1]
+    assert record["outcome"] == "error" and record["fallbacks"] == ["frontier: UNAVAILABLE"]
+    assert "injected failure" not in open(gw.audit_path).read()
 
 
 def test_host_not_on_allowlist_is_refused_without_connecting(upstream, start_gateway):
