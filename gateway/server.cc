@@ -230,45 +230,49 @@ absl::Status DeniedStatus(const router::Decision& d) {
       absl::StrCat("denied by policy rule '", d.rule_id, "': ", d.deny_message));
 }
 
+// Chat and ChatStream differ only in how deltas reach the client (`emit`) and how the call
+// ends (`done`): admission, authentication, preparation, denial and dispatch are shared. A
+// call refused before dispatch is audited and ended through `done`.
+void StartChat(Impl* impl, const grpc::CallbackServerContext* ctx, const Admission& admission,
+               const char* method, const v1::ChatRequest& request, ChatCall::Emit emit,
+               ChatCall::Done done, Cancellable* cancel) {
+  auto exchange = std::make_unique<Exchange>(impl->services, method);
+  auto prepared = Begin(impl, ctx, admission, *exchange, request);
+  absl::Status refused = !prepared.ok()            ? prepared.status()
+                         : prepared->decision.deny ? DeniedStatus(prepared->decision)
+                                                   : absl::OkStatus();
+  if (!refused.ok()) {
+    exchange->Finish(refused);
+    done(refused);
+    return;
+  }
+  auto call = std::make_shared<ChatCall>(std::move(exchange), std::move(*prepared), std::move(emit),
+                                         std::move(done));
+  const Prepared& p = call->prepared();
+  cancel->SetCall(Dispatch(*impl->targets, p.transformed, p.result.remaining_level,
+                           p.decision.targets, DeadlineOf(ctx), call, &impl->metrics));
+}
+
 // Reactors may call Finish in their constructor: gRPC holds such operations until the
 // handler has returned the reactor, and calls OnDone (which deletes it) only after that.
 class ChatReactor final : public grpc::ServerUnaryReactor {
  public:
   ChatReactor(Impl* impl, grpc::CallbackServerContext* ctx, const v1::ChatRequest* request,
               v1::ChatResponse* response)
-      : impl_(impl), admission_(impl), response_(response) {
-    auto exchange = std::make_unique<Exchange>(impl->services, "Chat");
-    auto prepared = Begin(impl, ctx, admission_, *exchange, *request);
-    if (!prepared.ok()) {
-      Fail(*exchange, prepared.status());
-      return;
-    }
-    if (prepared->decision.deny) {
-      Fail(*exchange, DeniedStatus(prepared->decision));
-      return;
-    }
-    auto call = std::make_shared<ChatCall>(
-        std::move(exchange), std::move(*prepared),
+      : admission_(impl), response_(response) {
+    StartChat(
+        impl, ctx, admission_, "Chat", *request,
         [this](v1::ChatStreamResponse d) {
           if (d.has_route()) *response_->mutable_route() = d.route();
           AppendDelta(d, response_);
         },
-        [this](const absl::Status& s) { Finish(ToGrpc(s)); });
-    const Prepared& p = call->prepared();
-    cancel_.SetCall(Dispatch(*impl_->targets, p.transformed, p.result.remaining_level,
-                             p.decision.targets, DeadlineOf(ctx), call, &impl_->metrics));
+        [this](const absl::Status& s) { Finish(ToGrpc(s)); }, &cancel_);
   }
 
   void OnCancel() override { cancel_.CancelCall(); }
   void OnDone() override { delete this; }
 
  private:
-  void Fail(Exchange& exchange, const absl::Status& s) {
-    exchange.Finish(s);
-    Finish(ToGrpc(s));
-  }
-
-  Impl* impl_;
   Admission admission_;
   v1::ChatResponse* response_;
   Cancellable cancel_;
@@ -277,24 +281,11 @@ class ChatReactor final : public grpc::ServerUnaryReactor {
 class ChatStreamReactor final : public grpc::ServerWriteReactor<v1::ChatStreamResponse> {
  public:
   ChatStreamReactor(Impl* impl, grpc::CallbackServerContext* ctx, const v1::ChatRequest* request)
-      : impl_(impl), admission_(impl) {
-    auto exchange = std::make_unique<Exchange>(impl->services, "ChatStream");
-    auto prepared = Begin(impl, ctx, admission_, *exchange, *request);
-    if (!prepared.ok()) {
-      Fail(*exchange, prepared.status());
-      return;
-    }
-    if (prepared->decision.deny) {
-      Fail(*exchange, DeniedStatus(prepared->decision));
-      return;
-    }
-    auto call = std::make_shared<ChatCall>(
-        std::move(exchange), std::move(*prepared),
+      : admission_(impl) {
+    StartChat(
+        impl, ctx, admission_, "ChatStream", *request,
         [this](v1::ChatStreamResponse d) { Enqueue(std::move(d)); },
-        [this](const absl::Status& s) { FinishWhenWritten(ToGrpc(s)); });
-    const Prepared& p = call->prepared();
-    cancel_.SetCall(Dispatch(*impl_->targets, p.transformed, p.result.remaining_level,
-                             p.decision.targets, DeadlineOf(ctx), call, &impl_->metrics));
+        [this](const absl::Status& s) { FinishWhenWritten(ToGrpc(s)); }, &cancel_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -339,12 +330,7 @@ class ChatStreamReactor final : public grpc::ServerWriteReactor<v1::ChatStreamRe
     }
     Finish(status);
   }
-  void Fail(Exchange& exchange, const absl::Status& s) {
-    exchange.Finish(s);
-    Finish(ToGrpc(s));
-  }
 
-  Impl* impl_;
   Admission admission_;
   Cancellable cancel_;
   std::mutex mu_;
