@@ -264,6 +264,25 @@ void ChatChunkDecoder::AddToolCall(uint32_t index, const std::string& id, const 
   if (any) *delta->add_tool_calls() = std::move(fragment);
 }
 
+namespace {
+
+// The `usage` object of a chunk or a completion, when present.
+void ReadUsage(const json& obj, bool* has_usage, v1::Usage* usage) {
+  auto it = obj.find("usage");
+  if (it == obj.end() || !it->is_object()) return;
+  *has_usage = true;
+  usage->set_prompt_tokens(UintField(*it, "prompt_tokens", 0));
+  usage->set_completion_tokens(UintField(*it, "completion_tokens", 0));
+}
+
+void EmitIfAny(v1::ChatStreamResponse delta, std::vector<v1::ChatStreamResponse>* out) {
+  if (!delta.content_delta().empty() || delta.tool_calls_size() > 0) {
+    out->push_back(std::move(delta));
+  }
+}
+
+}  // namespace
+
 absl::Status ChatChunkDecoder::Decode(std::string_view text,
                                       std::vector<v1::ChatStreamResponse>* out) {
   absl::StatusOr<json> parsed = ParseJson(text, "a stream event");
@@ -298,14 +317,8 @@ absl::Status ChatChunkDecoder::Decode(std::string_view text,
       }
     }
   }
-  if (auto usage = chunk.find("usage"); usage != chunk.end() && usage->is_object()) {
-    has_usage_ = true;
-    usage_.set_prompt_tokens(UintField(*usage, "prompt_tokens", 0));
-    usage_.set_completion_tokens(UintField(*usage, "completion_tokens", 0));
-  }
-  if (!delta.content_delta().empty() || delta.tool_calls_size() > 0) {
-    out->push_back(std::move(delta));
-  }
+  ReadUsage(chunk, &has_usage_, &usage_);
+  EmitIfAny(std::move(delta), out);
   return absl::OkStatus();
 }
 
@@ -337,14 +350,8 @@ absl::Status ChatChunkDecoder::DecodeCompletion(std::string_view text,
     }
   }
   finish_reason_ = StringField(choice, "finish_reason");
-  if (auto usage = completion.find("usage"); usage != completion.end() && usage->is_object()) {
-    has_usage_ = true;
-    usage_.set_prompt_tokens(UintField(*usage, "prompt_tokens", 0));
-    usage_.set_completion_tokens(UintField(*usage, "completion_tokens", 0));
-  }
-  if (!delta.content_delta().empty() || delta.tool_calls_size() > 0) {
-    out->push_back(std::move(delta));
-  }
+  ReadUsage(completion, &has_usage_, &usage_);
+  EmitIfAny(std::move(delta), out);
   return absl::OkStatus();
 }
 
