@@ -74,8 +74,10 @@ Assessment Classifier::Assess(const v1::ChatRequest& request) const {
       Match& m = matches[k];
       if (m.end > text.size()) continue;  // a span outside the text is a detector bug
       a.level = std::max(a.level, m.level);
+      std::string detector =
+          m.detector.empty() ? std::string(detectors_[owner[k]]->name()) : std::move(m.detector);
       a.findings.push_back(Finding{std::move(m.category), m.level, field, m.begin, m.end,
-                                   std::string(detectors_[owner[k]]->name()), m.confidence});
+                                   std::move(detector), m.confidence});
     }
   });
   const uint64_t tokens = (total_bytes + 3) / 4;

@@ -18,6 +18,8 @@ struct Match {
   size_t begin = 0;  // byte span [begin, end) in the scanned text
   size_t end = 0;
   float confidence = 1.0f;
+  // Which rule of the detector found it ("credit_card"); empty means the detector's name().
+  std::string detector;
 };
 
 class Detector {

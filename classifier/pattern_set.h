@@ -1,0 +1,87 @@
+// PatternSetDetector: many RE2 patterns scanned in one pass, validators run on candidates only.
+//
+// Every built-in pattern detector (PII formats, secrets) and every custom pattern from a policy
+// is a PatternRule. A PatternSetDetector compiles all its rules into one RE2::Set, so one pass
+// over the text tells which rules can match at all; only those rules are then run on their own
+// to find each candidate's span, and only candidates reach a rule's validator (a Luhn check,
+// an IBAN checksum, a JWT header parse, ...).
+//
+// Text is scanned as bytes (RE2 Latin-1 mode): invalid UTF-8 is neither an error nor a reason
+// to skip text. RE2 guarantees linear time, so no rule, built-in or from a policy, can make
+// the scan backtrack catastrophically. `\b` and character classes are ASCII.
+//
+// If the set's DFA runs out of memory on a text (possible with thousands of rules), Scan falls
+// back to running every rule on its own: slower, never a silent skip.
+//
+// Thread-safety: Scan is const and safe to call concurrently.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "classifier/detector.h"
+
+namespace re2 {
+class RE2;
+}  // namespace re2
+
+namespace airlock::classifier {
+
+// A candidate span in the scanned text and the confidence to report for it.
+struct Candidate {
+  size_t begin = 0;
+  size_t end = 0;
+  float confidence = 1.0f;
+};
+
+// Decides whether a candidate is a finding. `text` is the whole scanned text, so a validator
+// can look at the context around the candidate. It may move the span (within text) and set the
+// confidence; returning false rejects the candidate.
+using Validator = std::function<bool(std::string_view text, Candidate* candidate)>;
+
+struct PatternRule {
+  std::string name;      // reported as the finding's detector: "credit_card", "aws_access_key"
+  std::string category;  // "pii.credit_card", "secret.aws_access_key", "custom.project"
+  Level level = Level::kConfidential;
+  // RE2 syntax. When the pattern has capture groups, group 1 is the candidate's span (so that
+  // context such as "password=" can be required without being part of the finding); else the
+  // whole match is.
+  std::string pattern;
+  float confidence = 0.9f;
+  bool case_insensitive = false;
+  Validator validate;  // optional; without one every match is a finding
+};
+
+class PatternSetDetector : public Detector {
+ public:
+  // Compiles the rules. An invalid pattern is INVALID_ARGUMENT naming the rule and RE2's
+  // complaint ("rule 'x' (custom.y): missing ): (ab"); so are a rule without a name or
+  // category and a set that exceeds RE2's memory budget.
+  static absl::StatusOr<std::unique_ptr<PatternSetDetector>> Create(std::string name,
+                                                                    std::vector<PatternRule> rules);
+  ~PatternSetDetector() override;
+
+  std::string_view name() const override { return name_; }
+  // Appends one Match per validated candidate, with Match::detector set to the rule's name.
+  // Matches of one rule never overlap each other; those of different rules may (the
+  // classifier resolves overlaps).
+  void Scan(std::string_view text, std::vector<Match>* out) const override;
+
+  size_t size() const { return rules_.size(); }
+
+ private:
+  struct Compiled;
+  PatternSetDetector(std::string name, std::vector<PatternRule> rules,
+                     std::unique_ptr<Compiled> compiled);
+  void ScanRule(size_t index, std::string_view text, std::vector<Match>* out) const;
+
+  std::string name_;
+  std::vector<PatternRule> rules_;
+  std::unique_ptr<Compiled> compiled_;
+};
+
+}  // namespace airlock::classifier
