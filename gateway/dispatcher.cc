@@ -99,13 +99,14 @@ class DispatchCall final : public TargetCall,
                            public std::enable_shared_from_this<DispatchCall> {
  public:
   DispatchCall(TargetRegistry& registry, const v1::ChatRequest& request, classifier::Level level,
-               std::vector<std::string> candidates, Clock::time_point deadline,
+               std::vector<std::string> candidates, Clock::time_point deadline, bool stream,
                std::shared_ptr<DispatchSink> sink, Metrics* metrics)
       : registry_(registry),
         request_(request),
         level_(level),
         candidates_(std::move(candidates)),
         deadline_(deadline),
+        stream_(stream),
         sink_(std::move(sink)),
         metrics_(metrics) {}
 
@@ -171,7 +172,7 @@ class DispatchCall final : public TargetCall,
       trace_.target = entry->target->config().name;
       // The target may report (even OnDone, e.g. egress refused) before Start returns, and
       // from another thread; nothing but storing the handle may follow Start here.
-      auto call = entry->target->Start(request_, deadline_, shared_from_this());
+      auto call = entry->target->Start(request_, deadline_, stream_, shared_from_this());
       bool cancel_now = false;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -221,6 +222,7 @@ class DispatchCall final : public TargetCall,
   const classifier::Level level_;
   const std::vector<std::string> candidates_;
   const Clock::time_point deadline_;
+  const bool stream_;
   std::shared_ptr<DispatchSink> sink_;
   Metrics* metrics_;
 
@@ -241,10 +243,10 @@ class DispatchCall final : public TargetCall,
 std::shared_ptr<TargetCall> Dispatch(TargetRegistry& registry, const v1::ChatRequest& request,
                                      classifier::Level remaining_level,
                                      const std::vector<std::string>& candidates,
-                                     Clock::time_point deadline, std::shared_ptr<DispatchSink> sink,
-                                     Metrics* metrics) {
+                                     Clock::time_point deadline, bool stream,
+                                     std::shared_ptr<DispatchSink> sink, Metrics* metrics) {
   auto call = std::make_shared<DispatchCall>(registry, request, remaining_level, candidates,
-                                             deadline, std::move(sink), metrics);
+                                             deadline, stream, std::move(sink), metrics);
   call->Start();
   return call;
 }

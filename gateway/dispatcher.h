@@ -72,11 +72,12 @@ class DispatchSink {
 };
 
 // Starts a dispatch over `candidates` (decision targets, in order) and returns a handle
-// whose Cancel() aborts it. Sink calls may happen before Dispatch returns.
+// whose Cancel() aborts it. Sink calls may happen before Dispatch returns. `stream` is passed
+// to Target::Start.
 std::shared_ptr<TargetCall> Dispatch(TargetRegistry& registry, const v1::ChatRequest& request,
                                      classifier::Level remaining_level,
                                      const std::vector<std::string>& candidates,
-                                     Clock::time_point deadline, std::shared_ptr<DispatchSink> sink,
-                                     Metrics* metrics);
+                                     Clock::time_point deadline, bool stream,
+                                     std::shared_ptr<DispatchSink> sink, Metrics* metrics);
 
 }  // namespace airlock::gateway

@@ -230,11 +230,12 @@ absl::Status DeniedStatus(const router::Decision& d) {
       absl::StrCat("denied by policy rule '", d.rule_id, "': ", d.deny_message));
 }
 
-// Chat and ChatStream differ only in how deltas reach the client (`emit`) and how the call
-// ends (`done`): admission, authentication, preparation, denial and dispatch are shared. A
-// call refused before dispatch is audited and ended through `done`.
+// Chat and ChatStream differ only in how deltas reach the client (`emit`), how the call ends
+// (`done`) and whether the target is asked to stream (`stream`): admission, authentication,
+// preparation, denial and dispatch are shared. A call refused before dispatch is audited and ended
+// through `done`.
 void StartChat(Impl* impl, const grpc::CallbackServerContext* ctx, const Admission& admission,
-               const char* method, const v1::ChatRequest& request, ChatCall::Emit emit,
+               const char* method, bool stream, const v1::ChatRequest& request, ChatCall::Emit emit,
                ChatCall::Done done, Cancellable* cancel) {
   auto exchange = std::make_unique<Exchange>(impl->services, method);
   auto prepared = Begin(impl, ctx, admission, *exchange, request);
@@ -250,7 +251,7 @@ void StartChat(Impl* impl, const grpc::CallbackServerContext* ctx, const Admissi
                                          std::move(done));
   const Prepared& p = call->prepared();
   cancel->SetCall(Dispatch(*impl->targets, p.transformed, p.result.remaining_level,
-                           p.decision.targets, DeadlineOf(ctx), call, &impl->metrics));
+                           p.decision.targets, DeadlineOf(ctx), stream, call, &impl->metrics));
 }
 
 // Reactors may call Finish in their constructor: gRPC holds such operations until the
@@ -261,7 +262,7 @@ class ChatReactor final : public grpc::ServerUnaryReactor {
               v1::ChatResponse* response)
       : admission_(impl), response_(response) {
     StartChat(
-        impl, ctx, admission_, "Chat", *request,
+        impl, ctx, admission_, "Chat", /*stream=*/false, *request,
         [this](v1::ChatStreamResponse d) {
           if (d.has_route()) *response_->mutable_route() = d.route();
           AppendDelta(d, response_);
@@ -283,7 +284,7 @@ class ChatStreamReactor final : public grpc::ServerWriteReactor<v1::ChatStreamRe
   ChatStreamReactor(Impl* impl, grpc::CallbackServerContext* ctx, const v1::ChatRequest* request)
       : admission_(impl) {
     StartChat(
-        impl, ctx, admission_, "ChatStream", *request,
+        impl, ctx, admission_, "ChatStream", /*stream=*/true, *request,
         [this](v1::ChatStreamResponse d) { Enqueue(std::move(d)); },
         [this](const absl::Status& s) { FinishWhenWritten(ToGrpc(s)); }, &cancel_);
   }

@@ -115,7 +115,7 @@ const char* ReasonPhrase(int status) {
 // Request body
 
 absl::StatusOr<std::string> BuildChatCompletionsBody(const v1::ChatRequest& request,
-                                                     const std::string& model) {
+                                                     const std::string& model, bool stream) {
   json body = json::object();
   body["model"] = model;
   json messages = json::array();
@@ -178,8 +178,8 @@ absl::StatusOr<std::string> BuildChatCompletionsBody(const v1::ChatRequest& requ
   if (s.has_top_p()) body["top_p"] = ShortestDouble(s.top_p());
   if (s.stop_size() > 0) body["stop"] = std::vector<std::string>(s.stop().begin(), s.stop().end());
   if (s.has_seed()) body["seed"] = s.seed();
-  body["stream"] = true;
-  body["stream_options"] = {{"include_usage", true}};
+  body["stream"] = stream;
+  if (stream) body["stream_options"] = {{"include_usage", true}};
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -373,13 +373,14 @@ class OpenAiCall final : public TargetCall, public std::enable_shared_from_this<
  public:
   OpenAiCall(std::shared_ptr<const TargetConfig> config, std::string url,
              std::shared_ptr<HttpClient> http, asio::io_context& io, std::string body,
-             Clock::time_point deadline, std::shared_ptr<ChatSink> sink)
+             Clock::time_point deadline, bool stream, std::shared_ptr<ChatSink> sink)
       : config_(std::move(config)),
         url_(std::move(url)),
         http_(std::move(http)),
         strand_(asio::make_strand(io)),
         body_(std::move(body)),
         deadline_(deadline),
+        stream_(stream),
         sink_(std::move(sink)),
         deadline_timer_(strand_),
         backoff_timer_(strand_) {}
@@ -428,7 +429,8 @@ class OpenAiCall final : public TargetCall, public std::enable_shared_from_this<
     HttpRequest request;
     request.method = "POST";
     request.url = url_;
-    request.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream"}};
+    request.headers = {{"Content-Type", "application/json"},
+                       {"Accept", stream_ ? "text/event-stream" : "application/json"}};
     if (!config_->api_key.empty()) {
       request.headers.emplace_back("Authorization", absl::StrCat("Bearer ", config_->api_key));
     }
@@ -629,6 +631,7 @@ class OpenAiCall final : public TargetCall, public std::enable_shared_from_this<
   Strand strand_;
   const std::string body_;
   const Clock::time_point deadline_;
+  const bool stream_;
   std::shared_ptr<ChatSink> sink_;
   asio::steady_timer deadline_timer_;
   asio::steady_timer backoff_timer_;
@@ -711,12 +714,12 @@ absl::StatusOr<std::unique_ptr<OpenAiTarget>> OpenAiTarget::Create(
 }
 
 std::shared_ptr<TargetCall> OpenAiTarget::Start(const v1::ChatRequest& request,
-                                                Clock::time_point deadline,
+                                                Clock::time_point deadline, bool stream,
                                                 std::shared_ptr<ChatSink> sink) {
-  absl::StatusOr<std::string> body = BuildChatCompletionsBody(request, config_->model);
+  absl::StatusOr<std::string> body = BuildChatCompletionsBody(request, config_->model, stream);
   auto call = std::make_shared<OpenAiCall>(config_, url_, http_, io_,
                                            body.ok() ? std::move(*body) : std::string(), deadline,
-                                           std::move(sink));
+                                           stream, std::move(sink));
   if (body.ok()) {
     call->Start();
   } else {

@@ -54,10 +54,12 @@ namespace airlock::gateway {
 
 class HttpClient;
 
-// The chat-completions request body (JSON text) for `request`. INVALID_ARGUMENT, naming the
-// field, when a message has no role or a tool's parameters are not a JSON object.
+// The chat-completions request body (JSON text) for `request`; with `stream`, it asks for an
+// event stream with usage (`stream: true, stream_options: {include_usage: true}`), else for a
+// whole completion (`stream: false`). INVALID_ARGUMENT, naming the field, when a message has
+// no role or a tool's parameters are not a JSON object.
 absl::StatusOr<std::string> BuildChatCompletionsBody(const v1::ChatRequest& request,
-                                                     const std::string& model);
+                                                     const std::string& model, bool stream);
 
 // The gRPC code for an upstream's HTTP error status:
 //   400, 413, 422 → INVALID_ARGUMENT   the request was refused as malformed / too large
@@ -120,8 +122,10 @@ class OpenAiTarget : public Target {
   ~OpenAiTarget() override;
 
   const TargetConfig& config() const override { return *config_; }
+  // With `stream`, asks the upstream for an event stream (`stream: true` with usage);
+  // without, for a whole `chat.completion`.
   std::shared_ptr<TargetCall> Start(const v1::ChatRequest& request, Clock::time_point deadline,
-                                    std::shared_ptr<ChatSink> sink) override;
+                                    bool stream, std::shared_ptr<ChatSink> sink) override;
 
   // Delay before retry number `retry` (0 for the first retry): 50 ms · 2^retry, at most 1 s.
   static std::chrono::milliseconds Backoff(int retry);

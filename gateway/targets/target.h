@@ -42,9 +42,12 @@ class Target {
   virtual ~Target() = default;
   virtual const TargetConfig& config() const = 0;
   // Starts a call. The request is copied; the sink is kept alive until after OnDone.
-  // `deadline` bounds the whole call (DEADLINE_EXCEEDED when it passes).
+  // `deadline` bounds the whole call (DEADLINE_EXCEEDED when it passes). `stream` says
+  // whether the client reads the answer as it is produced (ChatStream): then deltas are
+  // passed on as they come. Without it (Chat) the target may produce the answer in one piece
+  // (one OnDelta with everything, then the final one), which costs less than a stream.
   virtual std::shared_ptr<TargetCall> Start(const v1::ChatRequest& request,
-                                            Clock::time_point deadline,
+                                            Clock::time_point deadline, bool stream,
                                             std::shared_ptr<ChatSink> sink) = 0;
 };
 

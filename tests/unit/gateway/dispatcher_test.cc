@@ -23,7 +23,7 @@ class ScriptedTarget : public Target {
   }
   const TargetConfig& config() const override { return config_; }
 
-  std::shared_ptr<TargetCall> Start(const v1::ChatRequest& request, Clock::time_point,
+  std::shared_ptr<TargetCall> Start(const v1::ChatRequest& request, Clock::time_point, bool,
                                     std::shared_ptr<ChatSink> sink) override {
     sent.push_back(request);
     absl::Status result =
@@ -77,7 +77,7 @@ struct Fixture {
     auto rec = std::make_shared<Recorder>();
     v1::ChatRequest req;
     req.add_messages()->set_content("hello");
-    Dispatch(*registry, req, level, candidates, Clock::now() + std::chrono::seconds(5), rec,
+    Dispatch(*registry, req, level, candidates, Clock::now() + std::chrono::seconds(5), true, rec,
              nullptr);
     return rec;
   }

@@ -171,7 +171,7 @@ TEST(BuildChatCompletionsBodyTest, FullRequest) {
   r.mutable_sampling()->add_stop("END");
   r.mutable_sampling()->set_seed(42);
 
-  auto body = BuildChatCompletionsBody(r, "nemotron-super");
+  auto body = BuildChatCompletionsBody(r, "nemotron-super", /*stream=*/true);
   ASSERT_TRUE(body.ok()) << body.status();
   json j = json::parse(*body);
   EXPECT_EQ(j["model"], "nemotron-super");
@@ -201,8 +201,16 @@ TEST(BuildChatCompletionsBodyTest, FullRequest) {
   EXPECT_EQ(j["seed"], 42);
 }
 
+TEST(BuildChatCompletionsBodyTest, WithoutStreamAsksForAWholeCompletion) {
+  auto body = BuildChatCompletionsBody(SimpleRequest(), "m", /*stream=*/false);
+  ASSERT_TRUE(body.ok()) << body.status();
+  json j = json::parse(*body);
+  EXPECT_EQ(j["stream"], false);
+  EXPECT_FALSE(j.contains("stream_options"));
+}
+
 TEST(BuildChatCompletionsBodyTest, UnsetSamplingIsLeftOut) {
-  auto body = BuildChatCompletionsBody(SimpleRequest(), "m");
+  auto body = BuildChatCompletionsBody(SimpleRequest(), "m", /*stream=*/true);
   ASSERT_TRUE(body.ok()) << body.status();
   json j = json::parse(*body);
   for (const char* key : {"max_tokens", "temperature", "top_p", "stop", "seed", "tools"}) {
@@ -211,7 +219,7 @@ TEST(BuildChatCompletionsBodyTest, UnsetSamplingIsLeftOut) {
   {
     v1::ChatRequest r = SimpleRequest();
     r.mutable_sampling()->set_temperature(0.0f);  // set, even though zero
-    json k = json::parse(*BuildChatCompletionsBody(r, "m"));
+    json k = json::parse(*BuildChatCompletionsBody(r, "m", /*stream=*/true));
     EXPECT_EQ(k["temperature"], 0.0);
   }
 }
@@ -219,20 +227,20 @@ TEST(BuildChatCompletionsBodyTest, UnsetSamplingIsLeftOut) {
 TEST(BuildChatCompletionsBodyTest, InvalidInputsNameTheField) {
   v1::ChatRequest r = SimpleRequest();
   r.mutable_messages(1)->set_role(v1::Message::ROLE_UNSPECIFIED);
-  auto body = BuildChatCompletionsBody(r, "m");
+  auto body = BuildChatCompletionsBody(r, "m", /*stream=*/true);
   EXPECT_EQ(body.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(Contains(body.status(), "messages[1].role")) << body.status();
 
   r = SimpleRequest();
   r.add_tools()->set_name("a");
   r.add_tools()->set_parameters("{not json");
-  body = BuildChatCompletionsBody(r, "m");
+  body = BuildChatCompletionsBody(r, "m", /*stream=*/true);
   EXPECT_EQ(body.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(Contains(body.status(), "tools[1].parameters")) << body.status();
 
   r = SimpleRequest();
   r.add_tools()->set_parameters("[1,2]");
-  body = BuildChatCompletionsBody(r, "m");
+  body = BuildChatCompletionsBody(r, "m", /*stream=*/true);
   EXPECT_EQ(body.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(Contains(body.status(), "must be a JSON object")) << body.status();
 }
@@ -391,7 +399,7 @@ TEST(OpenAiTargetTest, StreamsContentFinishReasonAndUsage) {
   auto target = Make(Config(server), io.io());
   ASSERT_TRUE(target);
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   ASSERT_TRUE(s.ok()) << s;
   auto deltas = sink->deltas();
@@ -431,7 +439,7 @@ TEST(OpenAiTargetTest, EventsSplitAcrossHttpChunks) {
   IoThreads io;
   auto target = Make(Config(server), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   ASSERT_TRUE(sink->Wait().ok());
   EXPECT_EQ(sink->content(), "ab");
   EXPECT_EQ(sink->deltas().back().finish_reason(), "length");
@@ -460,7 +468,7 @@ TEST(OpenAiTargetTest, ToolCallDeltasAssembleAcrossChunks) {
   req.add_tools()->set_name("get_weather");
   req.add_tools()->set_name("now");
   auto sink = std::make_shared<TestSink>();
-  target->Start(req, Clock::now() + 10s, sink);
+  target->Start(req, Clock::now() + 10s, /*stream=*/true, sink);
   ASSERT_TRUE(sink->Wait().ok());
 
   struct Call {
@@ -498,7 +506,7 @@ TEST(OpenAiTargetTest, ToolCallDeltasAssembleAcrossChunks) {
   EXPECT_EQ(sent["tools"][0]["function"]["name"], "get_weather");
 }
 
-TEST(OpenAiTargetTest, NonStreamedJsonAnswerIsAccepted) {
+TEST(OpenAiTargetTest, UnaryCallAsksForAndAcceptsAWholeCompletion) {
   LoopbackServer server([](Exchange& ex) {
     ex.Respond(200, "application/json", R"({"id":"x","object":"chat.completion","choices":[
         {"index":0,"message":{"role":"assistant","content":"whole answer","tool_calls":[
@@ -508,7 +516,7 @@ TEST(OpenAiTargetTest, NonStreamedJsonAnswerIsAccepted) {
   IoThreads io;
   auto target = Make(Config(server), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/false, sink);
   ASSERT_TRUE(sink->Wait().ok());
   auto deltas = sink->deltas();
   ASSERT_EQ(deltas.size(), 2u);
@@ -517,6 +525,9 @@ TEST(OpenAiTargetTest, NonStreamedJsonAnswerIsAccepted) {
   EXPECT_EQ(deltas[0].tool_calls(0).name(), "f");
   EXPECT_EQ(deltas[1].finish_reason(), "stop");
   EXPECT_EQ(deltas[1].usage().completion_tokens(), 2u);
+  // A unary call (stream=false) asks for a whole completion.
+  ASSERT_EQ(server.received().size(), 1u);
+  EXPECT_EQ(json::parse(server.received()[0].body)["stream"], false);
 }
 
 TEST(OpenAiTargetTest, ServerErrorThenSuccessIsRetriedOnce) {
@@ -531,7 +542,7 @@ TEST(OpenAiTargetTest, ServerErrorThenSuccessIsRetriedOnce) {
   IoThreads io;
   auto target = Make(Config(server, /*retries=*/1), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_EQ(sink->content(), "recovered");
@@ -547,7 +558,7 @@ TEST(OpenAiTargetTest, RetriesAreBoundedAndTheLastErrorIsReported) {
   IoThreads io;
   auto target = Make(Config(server, /*retries=*/2), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_TRUE(Contains(s, "target 'super'")) << s;
@@ -565,7 +576,7 @@ TEST(OpenAiTargetTest, RateLimitIsRetriedThenResourceExhausted) {
   IoThreads io;
   auto target = Make(Config(server, /*retries=*/1), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
   EXPECT_TRUE(Contains(s, "slow down")) << s;
@@ -580,7 +591,7 @@ TEST(OpenAiTargetTest, ClientErrorsAreNotRetried) {
   IoThreads io;
   auto target = Make(Config(server, /*retries=*/3), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_EQ(s.message(),
@@ -598,7 +609,7 @@ TEST(OpenAiTargetTest, ConnectErrorsAreRetried) {
   c.retries = 2;
   auto target = Make(c, io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_TRUE(Contains(s, "target 'down': cannot connect to 127.0.0.1:")) << s;
@@ -614,7 +625,7 @@ TEST(OpenAiTargetTest, NothingIsRetriedOnceSomethingWasStreamed) {
   IoThreads io;
   auto target = Make(Config(server, /*retries=*/3), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_TRUE(Contains(s, "target 'super'")) << s;
@@ -627,7 +638,7 @@ TEST(OpenAiTargetTest, StreamEndingWithoutDoneOrFinishIsAnError) {
   IoThreads io;
   auto target = Make(Config(server), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_TRUE(Contains(s, "ended before [DONE]")) << s;
@@ -640,7 +651,7 @@ TEST(OpenAiTargetTest, StreamEndingWithFinishButWithoutDoneIsAccepted) {
   IoThreads io;
   auto target = Make(Config(server), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   ASSERT_TRUE(sink->Wait().ok());
   EXPECT_EQ(sink->content(), "ok");
   EXPECT_EQ(sink->deltas().back().finish_reason(), "stop");
@@ -656,7 +667,7 @@ TEST(OpenAiTargetTest, MalformedJsonNamesTheTarget) {
   IoThreads io;
   auto target = Make(Config(server), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
   EXPECT_TRUE(Contains(s, "target 'super': the upstream sent malformed JSON")) << s;
@@ -671,7 +682,7 @@ TEST(OpenAiTargetTest, ErrorEventInTheStream) {
   IoThreads io;
   auto target = Make(Config(server), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
   EXPECT_TRUE(Contains(s, "CUDA out of memory")) << s;
@@ -687,7 +698,7 @@ TEST(OpenAiTargetTest, CancelMidStreamClosesTheUpstreamConnection) {
   IoThreads io;
   auto target = Make(Config(server), io.io());
   auto sink = std::make_shared<TestSink>();
-  auto call = target->Start(SimpleRequest(), Clock::now() + 30s, sink);
+  auto call = target->Start(SimpleRequest(), Clock::now() + 30s, /*stream=*/true, sink);
   ASSERT_TRUE(sink->WaitDeltas(1));
   call->Cancel();
   absl::Status s = sink->Wait();
@@ -703,7 +714,7 @@ TEST(OpenAiTargetTest, CancelBeforeAnythingHappens) {
   IoThreads io;
   auto target = Make(Config(server), io.io());
   auto sink = std::make_shared<TestSink>();
-  auto call = target->Start(SimpleRequest(), Clock::now() + 30s, sink);
+  auto call = target->Start(SimpleRequest(), Clock::now() + 30s, /*stream=*/true, sink);
   call->Cancel();
   EXPECT_EQ(sink->Wait().code(), absl::StatusCode::kCancelled);
 }
@@ -718,7 +729,7 @@ TEST(OpenAiTargetTest, DeadlineExceededClosesTheUpstreamConnection) {
   IoThreads io;
   auto target = Make(Config(server), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 300ms, sink);
+  target->Start(SimpleRequest(), Clock::now() + 300ms, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
   EXPECT_TRUE(Contains(s, "target 'super'")) << s;
@@ -731,7 +742,7 @@ TEST(OpenAiTargetTest, DeadlineBeforeTheFirstByte) {
   IoThreads io;
   auto target = Make(Config(server, /*retries=*/3), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 200ms, sink);
+  target->Start(SimpleRequest(), Clock::now() + 200ms, /*stream=*/true, sink);
   EXPECT_EQ(sink->Wait().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(server.requests(), 1);
   EXPECT_TRUE(server.WaitConnectionsClosed(1, 10s));
@@ -742,7 +753,7 @@ TEST(OpenAiTargetTest, HostNotOnTheAllowlistIsRefusedWithoutConnecting) {
   IoThreads io;
   auto target = Make(Config(server, /*retries=*/3), io.io(), {"vllm.internal"});
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
   EXPECT_TRUE(Contains(s, "target 'super': egress to '127.0.0.1' refused")) << s;
@@ -756,7 +767,7 @@ TEST(OpenAiTargetTest, InvalidRequestFailsWithoutConnecting) {
   v1::ChatRequest req = SimpleRequest();
   req.add_tools()->set_parameters("nope");
   auto sink = std::make_shared<TestSink>();
-  target->Start(req, Clock::now() + 10s, sink);
+  target->Start(req, Clock::now() + 10s, /*stream=*/true, sink);
   absl::Status s = sink->Wait();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_TRUE(Contains(s, "target 'super': tools[0].parameters")) << s;
@@ -771,7 +782,7 @@ TEST(OpenAiTargetTest, SequentialCallsReuseOneConnection) {
   auto target = Make(Config(server), io.io());
   for (int i = 0; i < 3; ++i) {
     auto sink = std::make_shared<TestSink>();
-    target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+    target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
     ASSERT_TRUE(sink->Wait().ok());
   }
   EXPECT_EQ(server.requests(), 3);
@@ -791,7 +802,7 @@ TEST(OpenAiTargetTest, ManyConcurrentCalls) {
     v1::ChatRequest req = SimpleRequest();
     req.mutable_messages(1)->set_content("n" + std::to_string(i));
     sinks.push_back(std::make_shared<TestSink>());
-    target->Start(req, Clock::now() + 10s, sinks.back());
+    target->Start(req, Clock::now() + 10s, /*stream=*/true, sinks.back());
   }
   for (int i = 0; i < 16; ++i) {
     ASSERT_TRUE(sinks[i]->Wait().ok());
@@ -806,7 +817,7 @@ TEST(OpenAiTargetTest, TargetMayBeDestroyedWhileACallIsInFlight) {
   IoThreads io;
   auto target = Make(Config(server), io.io());
   auto sink = std::make_shared<TestSink>();
-  target->Start(SimpleRequest(), Clock::now() + 10s, sink);
+  target->Start(SimpleRequest(), Clock::now() + 10s, /*stream=*/true, sink);
   target.reset();
   ASSERT_TRUE(sink->Wait().ok());
   EXPECT_EQ(sink->content(), "still here");
