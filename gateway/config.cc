@@ -532,7 +532,7 @@ Config Parse(const Ctx& ctx, const YAML::Node& root, const std::string& filename
     c.policy_path = ctx.Resolve(String(ctx, *v, "policy"));
 
   if (const YAML::Node* v = top.Find("audit")) {
-    MapReader m(ctx, *v, "audit", {"path", "fsync", "hmac_key_file"});
+    MapReader m(ctx, *v, "audit", {"path", "fsync", "fsync_interval_ms", "hmac_key_file"});
     c.audit.path = ctx.Resolve(m.RequiredString("path"));
     if (const YAML::Node* f = m.Find("fsync")) {
       const std::string& s = Scalar(ctx, *f, "audit.fsync", "a string");
@@ -540,14 +540,17 @@ Config Parse(const Ctx& ctx, const YAML::Node& root, const std::string& filename
         c.audit.fsync = AuditConfig::Fsync::kEveryRecord;
       } else if (s == "batch") {
         c.audit.fsync = AuditConfig::Fsync::kBatch;
+      } else if (s == "interval") {
+        c.audit.fsync = AuditConfig::Fsync::kInterval;
       } else if (s == "never") {
         c.audit.fsync = AuditConfig::Fsync::kNever;
       } else {
-        ctx.Fail(
-            *f, "audit.fsync",
-            absl::StrCat("unknown fsync policy ", Quote(s), " (expected record, batch, never)"));
+        ctx.Fail(*f, "audit.fsync",
+                 absl::StrCat("unknown fsync policy ", Quote(s),
+                              " (expected record, batch, interval, never)"));
       }
     }
+    m.OptMillis("fsync_interval_ms", &c.audit.fsync_interval, 1);
     m.OptFile("hmac_key_file", &c.audit.hmac_key_file);
   }
 

@@ -4,9 +4,23 @@
 // writer numbers records (continuing from the last record already in the file), stamps their
 // time when unset, and writes everything queued since its last write in one write() call
 // (group commit), then fsyncs according to AuditConfig::fsync:
-//   record  fdatasync after each record (records are written one by one);
-//   batch   fdatasync after each batch;
-//   never   no fdatasync except in Flush() and Close().
+//   record    fdatasync after each record (records are written one by one);
+//   batch     fdatasync after each batch (the writer takes a batch as soon as it is idle);
+//   interval  the writer takes a batch at most once per fsync_interval (sooner when Flush or
+//             Close asks, or when kIntervalWakeRecords are waiting), writes and fdatasyncs it:
+//             one write and one fdatasync per interval however high the request rate;
+//   never     no fdatasync except in Flush() and Close().
+//
+// What a crash can lose. Append returns before the record is written, in every mode, so:
+//   the process dies (SIGKILL, abort): records appended but not yet written — with record,
+//     batch and never those of the last moment (the writer takes them at once); with
+//     interval up to fsync_interval of them;
+//   the machine dies (power, kernel): records written but not yet fdatasynced as well — with
+//     record at most the one being synced; with batch the batch being synced; with interval
+//     up to fsync_interval of records; with never whatever the OS had not flushed (on Linux
+//     typically up to 30 s).
+// Records that reached the disk are never damaged by a later crash: only whole records are
+// lost, from the end.
 //
 // Crash safety: a record is one line ending in '\n'. On Open, bytes after the last newline
 // (a record torn by a crash, never fsynced) are cut off — torn_tail_bytes() says how many —
@@ -67,6 +81,10 @@ class AuditLog {
   // Seq the next record will get.
   uint64_t next_seq() const;
   const std::string& path() const { return config_.path; }
+
+  // In `interval` mode, this many waiting records wake the writer before the interval ends
+  // (bounds the memory a burst can take).
+  static constexpr size_t kIntervalWakeRecords = 4096;
 
  private:
   AuditLog(AuditConfig config, int fd, uint64_t next_seq, std::string key, uint64_t torn);

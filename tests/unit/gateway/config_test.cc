@@ -177,6 +177,7 @@ TEST_F(ConfigTest, FullConfig) {
 TEST_F(ConfigTest, FsyncValues) {
   for (auto [word, value] : {std::pair{"record", AuditConfig::Fsync::kEveryRecord},
                              std::pair{"batch", AuditConfig::Fsync::kBatch},
+                             std::pair{"interval", AuditConfig::Fsync::kInterval},
                              std::pair{"never", AuditConfig::Fsync::kNever}}) {
     std::string yaml = std::string(kMinimal) + "";
     yaml.replace(yaml.find("{ path: a.jsonl }"), 17,
@@ -184,12 +185,21 @@ TEST_F(ConfigTest, FsyncValues) {
     absl::StatusOr<Config> c = Parse(yaml);
     ASSERT_TRUE(c.ok()) << c.status();
     EXPECT_EQ(c->audit.fsync, value) << word;
+    EXPECT_EQ(c->audit.fsync_interval, std::chrono::milliseconds(10)) << word;
+  }
+  {
+    std::string yaml = std::string(kMinimal);
+    yaml.replace(yaml.find("{ path: a.jsonl }"), 17,
+                 "{ path: a.jsonl, fsync: interval, fsync_interval_ms: 250 }");
+    absl::StatusOr<Config> c = Parse(yaml);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->audit.fsync_interval, std::chrono::milliseconds(250));
   }
   EXPECT_EQ(Error("targets: [{name: t, kind: openai, base_url: 'http://h', model: m}]\n"
                   "policy: p\n"
                   "audit: { path: a, fsync: always }\n"),
             "t.yaml:3:26: audit.fsync: unknown fsync policy 'always' (expected record, batch, "
-            "never)");
+            "interval, never)");
 }
 
 TEST_F(ConfigTest, UnknownKeysAreErrors) {
