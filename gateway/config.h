@@ -30,9 +30,8 @@
 //   egress_allowlist: [vllm.internal]  # hosts targets may connect to; nothing else
 //   policy: policies/default.yaml      # required, readable; relative paths are relative to
 //                                      # this file
-//   audit: { path: audit.jsonl, fsync: batch }  # path required; fsync: record | batch | interval |
-//   never
-//                                               # (interval: fsync_interval_ms, default 10);
+//   audit: { path: audit.jsonl }       # path required; fsync: record | batch | interval (the
+//                                      # default; fsync_interval_ms, default 10) | never;
 //                                      # optional hmac_key_file
 //   limits: { max_message_bytes: 4194304, max_concurrent_streams: 100, max_in_flight: 256 }
 //   metrics: { listen: 127.0.0.1:9464 }  # optional
@@ -97,7 +96,7 @@ struct AuditConfig {
   // record: fsync after each record; batch: after each group-committed batch; interval: write
   // and fsync what has queued up once every fsync_interval; never: leave it to the OS (Flush()
   // still syncs). See AuditLog for what each can lose in a crash.
-  enum class Fsync { kEveryRecord, kBatch, kInterval, kNever } fsync = Fsync::kBatch;
+  enum class Fsync { kEveryRecord, kBatch, kInterval, kNever } fsync = Fsync::kInterval;
   std::chrono::milliseconds fsync_interval{10};
   std::string hmac_key_file;  // empty: a random key per process (digests not comparable
                               // across restarts)

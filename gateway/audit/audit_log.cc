@@ -169,9 +169,8 @@ void AuditLog::Append(AuditRecord record) {
   bool was_empty = queue_.empty();
   queue_.push_back(std::move(record));
   ++enqueued_;
-  // The writer sleeps without a deadline only while the queue is empty; in interval mode it
-  // then sleeps until the interval ends, unless the queue grows too long.
-  if (was_empty || queue_.size() == kIntervalWakeRecords) writer_cv_.notify_one();
+  // The writer only sleeps while the queue is empty.
+  if (was_empty) writer_cv_.notify_one();
 }
 
 void AuditLog::Flush() {
@@ -252,15 +251,14 @@ void AuditLog::WriterLoop() {
   std::vector<AuditRecord> batch;
   std::string buffer;
   const bool interval = config_.fsync == AuditConfig::Fsync::kInterval;
-  auto last_commit = std::chrono::steady_clock::now();
+  auto last_sync = std::chrono::steady_clock::now();
+  auto ready = [&] { return !queue_.empty() || flush_to_ > durable_ || closing_; };
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    writer_cv_.wait(lock, [&] { return !queue_.empty() || flush_to_ > durable_ || closing_; });
-    if (interval) {  // let the interval's records gather: one write and one fdatasync for all
-      writer_cv_.wait_until(lock, last_commit + config_.fsync_interval, [&] {
-        return flush_to_ > durable_ || closing_ || queue_.size() >= kIntervalWakeRecords;
-      });
-      last_commit = std::chrono::steady_clock::now();
+    if (interval && durable_ < written_) {  // written, not yet synced: sync when the interval ends
+      writer_cv_.wait_until(lock, last_sync + config_.fsync_interval, ready);
+    } else {
+      writer_cv_.wait(lock, ready);
     }
     batch.clear();
     batch.swap(queue_);
@@ -285,9 +283,12 @@ void AuditLog::WriterLoop() {
     }
     if (ok && !buffer.empty()) ok = WriteAll(buffer);
     bool synced = config_.fsync == AuditConfig::Fsync::kEveryRecord;
-    if (ok && !synced && (config_.fsync == AuditConfig::Fsync::kBatch || interval || sync_wanted)) {
+    const auto now_steady = std::chrono::steady_clock::now();
+    const bool sync_due = interval && now_steady >= last_sync + config_.fsync_interval;
+    if (ok && !synced && (config_.fsync == AuditConfig::Fsync::kBatch || sync_due || sync_wanted)) {
       ok = Sync();
       synced = ok;
+      last_sync = now_steady;
     }
 
     lock.lock();

@@ -6,15 +6,14 @@
 // (group commit), then fsyncs according to AuditConfig::fsync:
 //   record    fdatasync after each record (records are written one by one);
 //   batch     fdatasync after each batch (the writer takes a batch as soon as it is idle);
-//   interval  the writer takes a batch at most once per fsync_interval (sooner when Flush or
-//             Close asks, or when kIntervalWakeRecords are waiting), writes and fdatasyncs it:
-//             one write and one fdatasync per interval however high the request rate;
+//   interval  batches are written as with batch, but fdatasync runs at most once per
+//             fsync_interval (and at once when Flush or Close asks): one fdatasync per
+//             interval however high the request rate;
 //   never     no fdatasync except in Flush() and Close().
 //
 // What a crash can lose. Append returns before the record is written, in every mode, so:
-//   the process dies (SIGKILL, abort): records appended but not yet written — with record,
-//     batch and never those of the last moment (the writer takes them at once); with
-//     interval up to fsync_interval of them;
+//   the process dies (SIGKILL, abort): records appended but not yet written, in every mode
+//     only those of the last moment (the writer takes them as soon as it is free);
 //   the machine dies (power, kernel): records written but not yet fdatasynced as well — with
 //     record at most the one being synced; with batch the batch being synced; with interval
 //     up to fsync_interval of records; with never whatever the OS had not flushed (on Linux
@@ -81,10 +80,6 @@ class AuditLog {
   // Seq the next record will get.
   uint64_t next_seq() const;
   const std::string& path() const { return config_.path; }
-
-  // In `interval` mode, this many waiting records wake the writer before the interval ends
-  // (bounds the memory a burst can take).
-  static constexpr size_t kIntervalWakeRecords = 4096;
 
  private:
   AuditLog(AuditConfig config, int fd, uint64_t next_seq, std::string key, uint64_t torn);

@@ -36,7 +36,7 @@ LITELLM_KEY="sk-airlock-bench"
 for bin in "$FAKE" "$LOADGEN"; do
   if [[ ! -x "$bin" ]]; then
     echo "run_gateway_overhead: $bin is missing; build it first:" >&2
-    echo "  cmake -S $ROOT -B $BUILD -G Ninja && ninja -C $BUILD bench_fake_upstream bench_gateway_overhead airlockd" >&2
+    echo "  cmake -S $ROOT -B $BUILD -G Ninja && ninja -C $BUILD bench_fake_upstream bench_gateway_overhead bench_grpc_floor airlockd" >&2
     exit 1
   fi
 done
@@ -114,7 +114,7 @@ targets:
     clearance: restricted
 egress_allowlist: [127.0.0.1]
 policy: policy.yaml
-audit: { path: $TMP/audit.jsonl, fsync: batch }
+audit: { path: $TMP/audit.jsonl }  # the default fsync policy (interval)
 logging: { level: info }
 workers: 2
 EOF
@@ -129,6 +129,18 @@ EOF
   fi
 else
   echo "run_gateway_overhead: $AIRLOCKD not built; measuring without it" >&2
+fi
+
+# The gRPC floor: a Gateway server that answers at once (what gRPC itself costs).
+FLOOR="$BUILD/tests/bench/bench_grpc_floor"
+if [[ -x "$FLOOR" ]]; then
+  start FLOOR "$TMP/floor.log" "$FLOOR" --port-file "$TMP/floor.port"
+  if FL_PORT="$(wait_port_file "$TMP/floor.port" "$FLOOR_PID" 10)"; then
+    ARGS+=(--floor-port "$FL_PORT")
+    echo "grpc floor on 127.0.0.1:$FL_PORT" >&2
+  fi
+else
+  echo "run_gateway_overhead: $FLOOR not built; measuring without the gRPC floor" >&2
 fi
 
 # LiteLLM proxy, offline: no cost-map download, no telemetry, and any other outbound HTTP(S)

@@ -242,42 +242,21 @@ TEST_F(AuditLogTest, FlushMakesEverythingAppendedVisible) {
   }
 }
 
-TEST_F(AuditLogTest, IntervalModeGathersRecordsUntilTheIntervalEnds) {
+TEST_F(AuditLogTest, IntervalModeWritesRecordsAtOnceAndSyncsLater) {
   config_.fsync = AuditConfig::Fsync::kInterval;
-  config_.fsync_interval = std::chrono::minutes(10);
-  auto log = Open();
-  ASSERT_NE(log, nullptr);
-  for (int i = 0; i < 3; ++i) log->Append(Sample("r"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(ReadFile(config_.path), "");  // still gathering: the interval has not ended
-  log->Close();                           // Close writes and syncs them
-  EXPECT_EQ(Records().size(), 3u);
-}
-
-TEST_F(AuditLogTest, IntervalModeWritesWithoutFlushOnceTheIntervalEnds) {
-  config_.fsync = AuditConfig::Fsync::kInterval;
-  config_.fsync_interval = std::chrono::milliseconds(5);
+  config_.fsync_interval = std::chrono::minutes(10);  // no sync happens by itself in the test
   auto log = Open();
   ASSERT_NE(log, nullptr);
   for (int round = 1; round <= 3; ++round) {
     log->Append(Sample("r"));
+    // Written without a Flush: a crash of the process does not lose it.
     for (int i = 0; i < 2000 && Records().size() < static_cast<size_t>(round); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     EXPECT_EQ(Records().size(), static_cast<size_t>(round));
   }
-}
-
-TEST_F(AuditLogTest, IntervalModeWakesEarlyWhenManyRecordsWait) {
-  config_.fsync = AuditConfig::Fsync::kInterval;
-  config_.fsync_interval = std::chrono::minutes(10);
-  auto log = Open();
-  ASSERT_NE(log, nullptr);
-  for (size_t i = 0; i < AuditLog::kIntervalWakeRecords; ++i) log->Append(Sample("r"));
-  for (int i = 0; i < 2000 && Records().size() < AuditLog::kIntervalWakeRecords; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  EXPECT_EQ(Records().size(), AuditLog::kIntervalWakeRecords);
+  log->Flush();  // does not wait for the interval
+  EXPECT_TRUE(log->status().ok());
 }
 
 TEST_F(AuditLogTest, ConcurrentAppendsArePresentExactlyOnce) {

@@ -76,7 +76,7 @@ TEST_F(ConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(t.retries, 1);
   EXPECT_EQ(c->policy_path, dir_ + "/p.yaml");
   EXPECT_EQ(c->audit.path, dir_ + "/a.jsonl");
-  EXPECT_EQ(c->audit.fsync, AuditConfig::Fsync::kBatch);
+  EXPECT_EQ(c->audit.fsync, AuditConfig::Fsync::kInterval);
   EXPECT_TRUE(c->metrics_listen.empty());
   EXPECT_EQ(c->log_level, "info");
   EXPECT_EQ(c->workers, 2);
