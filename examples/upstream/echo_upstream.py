@@ -21,6 +21,8 @@ completed and streams whose client went away early. Only the Python standard lib
 import argparse
 import json
 import os
+import select
+import socket
 import socketserver
 import sys
 import threading
@@ -109,6 +111,11 @@ class Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self.stream(body, text, tool_call, prompt_tokens)
         else:
+            if self.peer_closed():
+                with self.server.stats.lock:
+                    self.server.stats.closed_early += 1
+                self.close_connection = True
+                return
             message = {"role": "assistant", "content": text or None}
             if tool_call:
                 message["tool_calls"] = [{"id": tool_call["id"], "type": "function",
@@ -121,6 +128,18 @@ class Handler(BaseHTTPRequestHandler):
                 "usage": {"prompt_tokens": prompt_tokens,
                           "completion_tokens": len(text.split()) + (1 if tool_call else 0),
                           "total_tokens": 0}})
+            with self.server.stats.lock:
+                self.server.stats.completed += 1
+
+    def peer_closed(self):
+        """True when the client has closed its end (a request body was already read whole)."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def stream(self, body, text, tool_call, prompt_tokens):
         self.send_response(200)

@@ -36,11 +36,11 @@ def test_unary_round_trip_and_route_info(gw, upstream):
     assert r.route.policy_hash == policy_hash(gw)
     assert len(r.route.request_id) == 32
     sent = upstream.stats()["requests"][0]
-    assert sent["stream"] is True and sent["model"] == "m"
+    assert sent["stream"] is False and sent["model"] == "m"  # unary: a whole completion
     assert sent["messages"] == [{"role": "user", "content": "hello there"}]
 
 
-def test_streaming_round_trip(gw):
+def test_streaming_round_trip(gw, upstream):
     text, calls, last, route = collect_stream(
         gw.client().chat_stream([{"role": "user", "content": "one two three four"}]))
     assert text == "You said: one two three four"
@@ -48,6 +48,8 @@ def test_streaming_round_trip(gw):
     assert last.finish_reason == "stop"
     assert last.usage.completion_tokens == 6
     assert route.target == "frontier" and route.rule_id == "default"
+    sent = upstream.stats()["requests"][0]
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
 
 
 def test_streaming_delivers_several_deltas(gw):
