@@ -1,4 +1,5 @@
-#include "classifier/email_detector.h"
+#include "classifier/pattern_set.h"
+#include "classifier/pii_rules.h"
 
 #include <string>
 #include <string_view>
@@ -9,11 +10,20 @@
 namespace airlock::classifier {
 namespace {
 
+// The e-mail rule on its own, as the classifier runs it (one PatternSetDetector).
+const PatternSetDetector& Email() {
+  static const PatternSetDetector* const detector = [] {
+    auto d = PatternSetDetector::Create("email", {EmailRule()});
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? d->release() : nullptr;
+  }();
+  return *detector;
+}
+
 // The matched substrings of text, in order.
 std::vector<std::string> Found(std::string_view text) {
-  EmailDetector detector;
   std::vector<Match> matches;
-  detector.Scan(text, &matches);
+  Email().Scan(text, &matches);
   std::vector<std::string> out;
   for (const Match& m : matches) {
     EXPECT_LT(m.begin, m.end);
@@ -26,22 +36,20 @@ std::vector<std::string> Found(std::string_view text) {
 using Strings = std::vector<std::string>;
 
 TEST(EmailDetector, MatchCarriesCategoryLevelSpanAndConfidence) {
-  EmailDetector detector;
-  EXPECT_EQ(detector.name(), "email");
   std::vector<Match> matches;
-  detector.Scan("mail alice@example.com now", &matches);
+  Email().Scan("mail alice@example.com now", &matches);
   ASSERT_EQ(matches.size(), 1u);
   EXPECT_EQ(matches[0].category, "pii.email");
   EXPECT_EQ(matches[0].level, Level::kConfidential);
   EXPECT_EQ(matches[0].begin, 5u);
   EXPECT_EQ(matches[0].end, 22u);
   EXPECT_FLOAT_EQ(matches[0].confidence, 0.95f);
+  EXPECT_EQ(matches[0].detector, "email");
 }
 
 TEST(EmailDetector, AppendsToExistingMatches) {
-  EmailDetector detector;
   std::vector<Match> matches(1);
-  detector.Scan("a@b.cd", &matches);
+  Email().Scan("a@b.cd", &matches);
   EXPECT_EQ(matches.size(), 2u);
 }
 
@@ -73,9 +81,8 @@ TEST(EmailDetector, SeveralAddressesInOneText) {
 
 TEST(EmailDetector, InvalidUtf8AroundAnAddressIsScannedAsBytes) {
   const std::string text = std::string("\xff\xfe") + "alice@example.com" + "\xc3\x28\x80";
-  EmailDetector detector;
   std::vector<Match> matches;
-  detector.Scan(text, &matches);
+  Email().Scan(text, &matches);
   ASSERT_EQ(matches.size(), 1u);
   EXPECT_EQ(matches[0].begin, 2u);
   EXPECT_EQ(matches[0].end, 19u);

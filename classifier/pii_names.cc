@@ -1,0 +1,305 @@
+#include "classifier/pii_names.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace airlock::classifier {
+namespace {
+
+// Common given names (lower case, ASCII spelling), from many European and American traditions.
+// A name that is also a common English word is in kAmbiguous below: it counts only when a
+// surname follows.
+constexpr std::string_view kFirstNames[] = {
+    "aaron",      "abigail",    "adam",        "adrian",    "adriana",   "agata",     "agnes",
+    "agnieszka",  "ahmed",      "aiden",       "aino",      "alan",      "albert",    "alberto",
+    "aleksandr",  "aleksandra", "alessandro",  "alex",      "alexander", "alexandra", "alexandre",
+    "alexis",     "alfred",     "alice",       "alicia",    "alina",     "alison",    "amanda",
+    "amber",      "amelia",     "amy",         "ana",       "anastasia", "anders",    "andrea",
+    "andreas",    "andrei",     "andrew",      "andrzej",   "angela",    "angelo",    "anita",
+    "ann",        "anna",       "anne",        "annika",    "anthony",   "anton",     "antonio",
+    "april",      "arthur",     "asa",         "ashley",    "astrid",    "audrey",    "august",
+    "austin",     "ava",        "barbara",     "beatrice",  "beatriz",   "ben",       "benjamin",
+    "bernard",    "berta",      "bertram",     "beth",      "betty",     "bill",      "birgit",
+    "bjorn",      "bob",        "bogdan",      "boris",     "brandon",   "brenda",    "brian",
+    "bridget",    "bruno",      "caitlin",     "camila",    "camille",   "carl",      "carla",
+    "carlos",     "carmen",     "carol",       "caroline",  "carolyn",   "catherine", "cecilia",
+    "charles",    "charlie",    "charlotte",   "chloe",     "chris",     "christian", "christina",
+    "christine",  "christophe", "christopher", "cindy",     "claire",    "clara",     "claudia",
+    "colin",      "connor",     "craig",       "cristina",  "cynthia",   "dan",       "daniel",
+    "daniela",    "daniele",    "danielle",    "dario",     "david",     "dawn",      "dean",
+    "deborah",    "denis",      "dennis",      "diana",     "diane",     "diego",     "dmitri",
+    "dmitry",     "dominik",    "donald",      "donna",     "doris",     "dorothy",   "douglas",
+    "dylan",      "edward",     "edwin",       "eero",      "elena",     "eleanor",   "elias",
+    "elif",       "elisa",      "elizabeth",   "ella",      "ellen",     "emil",      "emilia",
+    "emilie",     "emily",      "emma",        "enrico",    "eric",      "erik",      "erika",
+    "ernst",      "esther",     "ethan",       "eva",       "evelyn",    "ewa",       "fabian",
+    "fabio",      "faith",      "fatima",      "federico",  "felipe",    "felix",     "fernando",
+    "filip",      "fiona",      "florian",     "frances",   "francesca", "francesco", "francis",
+    "francisco",  "frank",      "franz",       "frederick", "gabriel",   "gabriela",  "gabriele",
+    "gareth",     "gary",       "george",      "georg",     "gerald",    "gerhard",   "gianni",
+    "giovanni",   "giulia",     "giuseppe",    "gloria",    "gordon",    "grace",     "gregory",
+    "greta",      "gunnar",     "gustav",      "hana",      "hannah",    "hans",      "harold",
+    "harry",      "heather",    "heidi",       "heinz",     "helen",     "helena",    "helga",
+    "henrik",     "henry",      "hiroshi",     "hope",      "hugo",      "ian",       "igor",
+    "ilona",      "ines",       "ingrid",      "irene",     "iris",      "isaac",     "isabel",
+    "isabella",   "isabelle",   "ivan",        "ivana",     "jack",      "jacob",     "jacqueline",
+    "jakob",      "james",      "jamie",       "jan",       "jana",      "jane",      "janet",
+    "janina",     "janos",      "jason",       "javier",    "jean",      "jeffrey",   "jennifer",
+    "jens",       "jeremy",     "jerzy",       "jessica",   "jiri",      "joan",      "joanna",
+    "johan",      "johann",     "johanna",     "johannes",  "john",      "jonas",     "jonathan",
+    "jordan",     "jorge",      "jose",        "joseph",    "josh",      "joshua",    "joy",
+    "juan",       "judith",     "judy",        "julia",     "julian",    "julie",     "juliet",
+    "julieta",    "june",       "jurgen",      "justin",    "kai",       "karen",     "karin",
+    "karl",       "kasper",     "katarina",    "katarzyna", "kate",      "katherine", "kathleen",
+    "kathryn",    "katie",      "keith",       "kelly",     "kenneth",   "kevin",     "kim",
+    "kirsten",    "klaus",      "krisztian",   "kristina",  "krzysztof", "kyle",      "lara",
+    "larry",      "lars",       "laura",       "lauren",    "laurent",   "lawrence",  "layla",
+    "lea",        "leah",       "lena",        "leo",       "leon",      "leonardo",  "leticia",
+    "liam",       "lily",       "linda",       "lisa",      "liv",       "lorenzo",   "louis",
+    "louise",     "lucas",      "lucia",       "luca",      "lucy",      "luis",      "luisa",
+    "lukas",      "luke",       "madison",     "magda",     "magdalena", "magnus",    "maja",
+    "malgorzata", "manuel",     "marc",        "marcel",    "marco",     "marcus",    "margaret",
+    "maria",      "marie",      "marina",      "mario",     "marion",    "mark",      "marko",
+    "markus",     "marta",      "martha",      "martin",    "martina",   "mary",      "mason",
+    "mateo",      "matteo",     "matthew",     "matthias",  "max",       "maxim",     "maya",
+    "megan",      "melanie",    "melissa",     "mia",       "michael",   "michaela",  "michal",
+    "michel",     "michelle",   "miguel",      "mikael",    "mikhail",   "mila",      "milan",
+    "milena",     "mohammed",   "monica",      "monika",    "nadia",     "nancy",     "natalia",
+    "natalie",    "nathan",     "nicholas",    "nicola",    "nicolas",   "nicole",    "niklas",
+    "nikolai",    "nils",       "nina",        "noah",      "nora",      "olga",      "oliver",
+    "olivia",     "omar",       "oscar",       "oskar",     "pablo",     "pamela",    "paola",
+    "patricia",   "patrick",    "paul",        "paula",     "pavel",     "pedro",     "peter",
+    "petra",      "philip",     "philippe",    "pierre",    "piotr",     "polona",    "rachel",
+    "rafael",     "ralph",      "randy",       "raquel",    "raymond",   "rebecca",   "renata",
+    "rene",       "ricardo",    "richard",     "rita",      "robert",    "roberta",   "roberto",
+    "robin",      "roger",      "roman",       "ronald",    "rosa",      "rose",      "ruth",
+    "ryan",       "sabine",     "sally",       "samantha",  "samuel",    "sandra",    "sara",
+    "sarah",      "scott",      "sean",        "sebastian", "selam",     "sergei",    "sergey",
+    "sergio",     "sharon",     "shirley",     "silvia",    "simon",     "simone",    "sofia",
+    "sophia",     "sophie",     "stefan",      "stefano",   "stella",    "stephanie", "stephen",
+    "steven",     "susan",      "susanne",     "sven",      "svetlana",  "sylvia",    "tamara",
+    "tanja",      "tatiana",    "teresa",      "thomas",    "tim",       "timothy",   "tina",
+    "tobias",     "todd",       "tom",         "tomas",     "tommaso",   "tony",      "tracy",
+    "ulrich",     "ursula",     "uta",         "valentina", "valeria",   "vanessa",   "vera",
+    "veronica",   "victor",     "victoria",    "viktor",    "vincent",   "violet",    "virginia",
+    "vivian",     "vladimir",   "walter",      "wayne",     "wendy",     "william",   "wojciech",
+    "wolfgang",   "yuki",       "yusuf",       "zachary",   "zoe",       "zofia",     "zsofia",
+};
+
+// Given names that are also everyday words: reported only with a surname after them.
+constexpr std::string_view kAmbiguous[] = {
+    "amber", "april", "august", "austin",   "bill",   "dawn",     "faith", "frank", "grace",
+    "hope",  "iris",  "jack",   "jordan",   "joy",    "june",     "lily",  "mark",  "max",
+    "may",   "robin", "rose",   "victoria", "violet", "virginia", "will",
+};
+
+constexpr std::string_view kTitles[] = {
+    "dame",  "dr",     "frau",     "herr",    "lady", "lord", "madam", "madame", "miss",
+    "mlle",  "mme",    "monsieur", "mr",      "mrs",  "ms",   "mx",    "prof",   "professor",
+    "señor", "señora", "signor",   "signora", "sir",  "sr",   "sra",
+};
+
+// Capitalised words that are never a name here.
+constexpr std::string_view kNotNames[] = {
+    "a",        "about",     "account",  "address",  "after",  "all",      "also",    "an",
+    "and",      "any",       "april",    "are",      "as",     "at",       "august",  "bank",
+    "be",       "because",   "before",   "but",      "by",     "can",      "card",    "company",
+    "customer", "date",      "dear",     "december", "desk",   "do",       "does",    "e-mail",
+    "email",    "every",     "fax",      "february", "for",    "friday",   "from",    "good",
+    "he",       "hello",     "her",      "here",     "hi",     "his",      "how",     "i",
+    "if",       "in",        "inc",      "is",       "it",     "its",      "january", "july",
+    "june",     "just",      "ltd",      "march",    "may",    "mobile",   "monday",  "my",
+    "name",     "no",        "not",      "november", "now",    "number",   "october", "of",
+    "office",   "ok",        "on",       "or",       "our",    "phone",    "please",  "regards",
+    "saturday", "september", "she",      "so",       "street", "sunday",   "team",    "thank",
+    "thanks",   "that",      "the",      "their",    "then",   "there",    "these",   "they",
+    "this",     "those",     "thursday", "to",       "today",  "tomorrow", "tuesday", "user",
+    "we",       "wednesday", "what",     "when",     "where",  "which",    "who",     "why",
+    "with",     "yes",       "you",      "your",
+};
+
+template <const auto& kTable>
+bool InSorted(std::string_view word) {
+  // One sorted copy per table, made once (thread-safe static initialisation).
+  static const std::vector<std::string_view> sorted = [] {
+    std::vector<std::string_view> v(std::begin(kTable), std::end(kTable));
+    std::sort(v.begin(), v.end());
+    return v;
+  }();
+  return std::binary_search(sorted.begin(), sorted.end(), word);
+}
+
+bool IsFirstName(std::string_view w) { return InSorted<kFirstNames>(w); }
+bool IsAmbiguous(std::string_view w) { return InSorted<kAmbiguous>(w); }
+bool IsTitle(std::string_view w) { return InSorted<kTitles>(w); }
+bool IsNotName(std::string_view w) { return InSorted<kNotNames>(w); }
+
+bool IsAsciiLetter(unsigned char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+bool IsLetterByte(unsigned char c) { return IsAsciiLetter(c) || c >= 0x80; }
+
+// Decodes the code point at text[i] (0xFFFD for bytes that are not valid UTF-8) and its length.
+char32_t Decode(std::string_view text, size_t i, size_t* length) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = b(i);
+  *length = 1;
+  if (c < 0x80) return c;
+  size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+  if (n == 0 || i + n > text.size()) return 0xFFFD;
+  char32_t cp = c & (0x3F >> (n - 1));
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0xFFFD;
+    cp = (cp << 6) | (b(i + k) & 0x3F);
+  }
+  *length = n;
+  return cp;
+}
+
+bool IsUpper(char32_t cp) {
+  if (cp >= 'A' && cp <= 'Z') return true;
+  if (cp >= 0xC0 && cp <= 0xDE) return cp != 0xD7;
+  if (cp >= 0x100 && cp <= 0x17F) {  // Latin Extended-A: mostly upper at even code points
+    if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) return cp % 2 == 1;
+    return cp % 2 == 0 && cp != 0x138;
+  }
+  return (cp >= 0x391 && cp <= 0x3A9) || (cp >= 0x400 && cp <= 0x42F);  // Greek, Cyrillic
+}
+
+bool IsLower(char32_t cp) {
+  if (cp >= 'a' && cp <= 'z') return true;
+  if (cp < 0x80) return false;
+  if (cp == 0xFFFD) return false;
+  return !IsUpper(cp);
+}
+
+struct Word {
+  size_t begin = 0;
+  size_t end = 0;
+  std::string lower;     // ASCII-lowered bytes
+  bool capital = false;  // upper-case letter, then a lower-case one
+  bool initial = false;  // one upper-case ASCII letter
+};
+
+std::vector<Word> Words(std::string_view text) {
+  std::vector<Word> words;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!IsLetterByte(static_cast<unsigned char>(text[i]))) {
+      ++i;
+      continue;
+    }
+    Word w;
+    w.begin = i;
+    while (i < text.size()) {
+      const unsigned char c = static_cast<unsigned char>(text[i]);
+      if (IsLetterByte(c)) {
+        ++i;
+      } else if ((c == '\'' || c == '-') && i + 1 < text.size() &&
+                 IsLetterByte(static_cast<unsigned char>(text[i + 1]))) {
+        i += 2;
+      } else {
+        break;
+      }
+    }
+    w.end = i;
+    // A possessive is not part of the name: "Yefremova's" -> "Yefremova".
+    if (w.end - w.begin > 3 && text[w.end - 2] == '\'' && (text[w.end - 1] | 0x20) == 's') {
+      w.end -= 2;
+    }
+    for (size_t k = w.begin; k < w.end; ++k) {
+      const char c = text[k];
+      w.lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    }
+    size_t n1 = 0, n2 = 0;
+    const char32_t first = Decode(text, w.begin, &n1);
+    if (IsUpper(first)) {
+      if (w.begin + n1 == w.end) {
+        w.initial = first < 0x80;
+      } else {
+        w.capital = IsLower(Decode(text, w.begin + n1, &n2));
+      }
+    }
+    words.push_back(std::move(w));
+  }
+  return words;
+}
+
+// The bytes between two words.
+std::string_view Gap(std::string_view text, const Word& a, const Word& b) {
+  return text.substr(a.end, b.begin - a.end);
+}
+
+bool IsNameWord(const Word& w) { return w.capital && !IsNotName(w.lower); }
+
+// Extends a name from words[k] (a name word): up to three words in all, joined by one space,
+// with middle initials ("Faina D. Yefremova"). Returns the index of the last word.
+size_t ExtendName(std::string_view text, const std::vector<Word>& words, size_t k) {
+  size_t last = k;
+  for (size_t j = k + 1; j < words.size() && j - k < 3; ++j) {
+    const std::string_view gap = Gap(text, words[j - 1], words[j]);
+    if (words[j].initial) {
+      if (j + 1 >= words.size()) break;
+      const std::string_view next_gap = Gap(text, words[j], words[j + 1]);
+      if (gap != " " || (next_gap != ". " && next_gap != " ") || !IsNameWord(words[j + 1])) {
+        break;
+      }
+      continue;  // the next word completes it
+    }
+    if ((gap != " " && !(words[j - 1].initial && gap == ". ")) || !IsNameWord(words[j])) break;
+    last = j;
+  }
+  return last;
+}
+
+enum class Trigger { kNone, kTitle, kPhrase };
+
+// What precedes words[k]: a title ("Dr. "), or an introducing phrase ("my name is ").
+Trigger TriggerBefore(std::string_view text, const std::vector<Word>& words, size_t k) {
+  if (k == 0) return Trigger::kNone;
+  const Word& p = words[k - 1];
+  const std::string_view gap = Gap(text, p, words[k]);
+  const bool same_line = gap.find('\n') == std::string_view::npos && gap.size() <= 3;
+  if (IsTitle(p.lower) && same_line && (gap == " " || gap == ". ")) return Trigger::kTitle;
+  if (!same_line && !(gap.size() <= 4 && (p.lower == "regards" || p.lower == "sincerely" ||
+                                          p.lower == "thanks" || p.lower == "cheers"))) {
+    return Trigger::kNone;
+  }
+  if (p.lower == "name" && gap.find(':') != std::string_view::npos) return Trigger::kPhrase;
+  if (gap.find_first_not_of(" ,:\n") != std::string_view::npos) return Trigger::kNone;
+  if (p.lower == "named" || p.lower == "dear" || p.lower == "signed" || p.lower == "regards" ||
+      p.lower == "sincerely" || p.lower == "cheers" || p.lower == "attn") {
+    return Trigger::kPhrase;
+  }
+  if (p.lower == "is" && k >= 2 && words[k - 2].lower == "name") return Trigger::kPhrase;
+  return Trigger::kNone;
+}
+
+}  // namespace
+
+void PersonNameDetector::Scan(std::string_view text, std::vector<Match>* out) const {
+  const std::vector<Word> words = Words(text);
+  for (size_t k = 0; k < words.size(); ++k) {
+    const Word& w = words[k];
+    if (!IsNameWord(w)) continue;
+    const Trigger trigger = TriggerBefore(text, words, k);
+    const size_t last = ExtendName(text, words, k);
+    float confidence = 0;
+    if (trigger == Trigger::kTitle) {
+      confidence = 0.85f;
+    } else if (trigger == Trigger::kPhrase) {
+      confidence = 0.8f;
+    } else if (IsFirstName(w.lower)) {
+      if (last > k) {
+        confidence = 0.75f;
+      } else if (!IsAmbiguous(w.lower)) {
+        confidence = 0.5f;
+      }
+    }
+    if (confidence == 0) continue;
+    out->push_back(Match{"pii.person_name", Level::kConfidential, w.begin, words[last].end,
+                         confidence, "person_name"});
+    k = last;
+  }
+}
+
+}  // namespace airlock::classifier
