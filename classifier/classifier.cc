@@ -2,13 +2,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <iterator>
 #include <limits>
 #include <map>
 #include <numeric>
 #include <utility>
 
-#include "classifier/email_detector.h"
+#include "absl/strings/str_cat.h"
+#include "classifier/category.h"
+#include "classifier/difficulty.h"
+#include "classifier/pattern_set.h"
+#include "classifier/pii_rules.h"
+#include "classifier/secret_rules.h"
 
 namespace airlock::classifier {
 
@@ -19,9 +26,11 @@ std::vector<size_t> ResolveOverlaps(const std::vector<Match>& matches) {
   std::sort(order.begin(), order.end(), [&matches](size_t x, size_t y) {
     const Match& a = matches[x];
     const Match& b = matches[y];
+    if (a.level != b.level) return a.level > b.level;
     const size_t la = a.end - a.begin;
     const size_t lb = b.end - b.begin;
     if (la != lb) return la > lb;
+    if (a.confidence != b.confidence) return a.confidence > b.confidence;
     if (a.begin != b.begin) return a.begin < b.begin;
     if (a.category != b.category) return a.category < b.category;
     return x < y;
@@ -48,13 +57,60 @@ float LengthDifficulty(uint32_t estimated_tokens) {
   return static_cast<float>(std::min(1.0, scaled));
 }
 
-Classifier::Classifier(std::vector<std::unique_ptr<Detector>> detectors)
-    : detectors_(std::move(detectors)) {}
+Classifier::Classifier(std::vector<std::unique_ptr<Detector>> detectors,
+                       std::vector<LevelOverride> level_overrides)
+    : detectors_(std::move(detectors)), overrides_(std::move(level_overrides)) {}
+
+absl::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(const ClassifierOptions& options) {
+  for (const LevelOverride& o : options.level_overrides) {
+    if (absl::Status valid = ValidateCategoryGlob(o.category_glob); !valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("level override '", o.category_glob, "': ", valid.message()));
+    }
+  }
+  std::vector<PatternRule> rules = PiiPatternRules();
+  std::vector<PatternRule> secrets = SecretPatternRules();
+  rules.insert(rules.end(), std::make_move_iterator(secrets.begin()),
+               std::make_move_iterator(secrets.end()));
+  rules.insert(rules.end(), options.custom_patterns.begin(), options.custom_patterns.end());
+
+  std::vector<std::unique_ptr<Detector>> detectors;
+  auto patterns = PatternSetDetector::Create("patterns", std::move(rules));
+  if (!patterns.ok()) return patterns.status();
+  detectors.push_back(std::move(*patterns));
+  if (!options.term_lists.empty()) {
+    auto terms = TermDetector::Create("terms", options.term_lists);
+    if (!terms.ok()) return terms.status();
+    detectors.push_back(std::move(*terms));
+  }
+  for (auto& d : PiiContextDetectors()) detectors.push_back(std::move(d));
+  return std::make_unique<Classifier>(std::move(detectors), options.level_overrides);
+}
 
 std::unique_ptr<Classifier> Classifier::CreateDefault() {
-  std::vector<std::unique_ptr<Detector>> detectors;
-  detectors.push_back(std::make_unique<EmailDetector>());
-  return std::make_unique<Classifier>(std::move(detectors));
+  auto created = Create({});
+  if (!created.ok()) {
+    std::fprintf(stderr, "airlock: the built-in detectors do not compile: %s\n",
+                 std::string(created.status().message()).c_str());
+    std::abort();
+  }
+  return std::move(*created);
+}
+
+Level Classifier::EffectiveLevel(std::string_view category, Level level) const {
+  int best = -1;
+  for (const LevelOverride& o : overrides_) {
+    if (!CategoryGlobMatches(o.category_glob, category)) continue;
+    // Exact categories outrank every glob; among globs, more literal characters win; ties go
+    // to the later override.
+    const bool exact = o.category_glob.find('*') == std::string::npos;
+    const int rank = (exact ? 1 << 20 : 0) + CategoryGlobSpecificity(o.category_glob);
+    if (rank >= best) {
+      best = rank;
+      level = o.level;
+    }
+  }
+  return level;
 }
 
 Assessment Classifier::Assess(const v1::ChatRequest& request) const {
@@ -70,6 +126,9 @@ Assessment Classifier::Assess(const v1::ChatRequest& request) const {
       detectors_[d]->Scan(text, &matches);
       owner.resize(matches.size(), d);
     }
+    if (!overrides_.empty()) {  // overlaps are resolved on the levels that will be reported
+      for (Match& m : matches) m.level = EffectiveLevel(m.category, m.level);
+    }
     for (size_t k : ResolveOverlaps(matches)) {
       Match& m = matches[k];
       if (m.end > text.size()) continue;  // a span outside the text is a detector bug
@@ -83,8 +142,8 @@ Assessment Classifier::Assess(const v1::ChatRequest& request) const {
   const uint64_t tokens = (total_bytes + 3) / 4;
   a.estimated_tokens =
       static_cast<uint32_t>(std::min<uint64_t>(tokens, std::numeric_limits<uint32_t>::max()));
-  a.difficulty = LengthDifficulty(a.estimated_tokens);
-  a.difficulty_signals["length"] = a.difficulty;
+  a.difficulty_signals = DifficultySignals(request, a.estimated_tokens);
+  a.difficulty = CombineDifficulty(a.difficulty_signals);
   return a;
 }
 

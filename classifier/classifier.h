@@ -1,29 +1,53 @@
 // Classifier: scans every field of a request with its detectors and produces an Assessment.
 //
-// Assess runs every detector on every field (ForEachField), keeps a non-overlapping subset of
-// the matches (ResolveOverlaps), and sets:
+// Construction. Create(options) builds the detector set of a policy:
+//   - one PatternSetDetector ("patterns") holding the built-in PII rules (PiiPatternRules()),
+//     the built-in secret rules (SecretPatternRules()) and options.custom_patterns, so that
+//     one RE2::Set pass over a text covers every pattern;
+//   - one TermDetector ("terms") for options.term_lists, when there are any;
+//   - the PII context detectors (PiiContextDetectors()).
+// CreateDefault() is Create({}): the built-in detectors with their own levels.
+//
+// Levels. Each rule and term list carries its level (the default table is the built-in rules'
+// own levels). options.level_overrides replace the level of every finding whose category
+// matches (category.h globs: "pii.phone", "secret.*", "*"). When several overrides match a
+// category, the most specific wins: the one with the most characters that are not '*' (so an
+// exact category beats any glob, "secret.aws.*" beats "secret.*", which beats "*"); between
+// equally specific ones, the later in the list wins. Overrides apply to every detector's
+// matches, built-in or custom, before overlap resolution, so that overlaps are resolved on the
+// levels that are reported.
+//
+// Assess runs every detector on every field (ForEachField), applies the level overrides,
+// keeps a non-overlapping subset of the matches (ResolveOverlaps) and sets:
 //   level             the highest level among the findings (public when there are none);
 //   findings          in request order, then by begin;
 //   estimated_tokens  ceil(total bytes of the fields / 4): an estimate from size alone (about
 //                     4 bytes per token for English text), not a tokenizer's count;
-//   difficulty        today one signal, difficulty_signals["length"] = LengthDifficulty(
-//                     estimated_tokens): longer prompts are taken as harder, nothing more. Issue
-//                     #3 replaces it with real difficulty signals.
+//   difficulty, difficulty_signals
+//                     AssessDifficulty(request, estimated_tokens) (difficulty.h): every signal
+//                     by name, and their documented combination in [0, 1].
 //
-// Thread-safety: Assess is const and safe to call from many threads at once.
+// Thread-safety: Assess is const and safe to call from many threads at once. A Classifier is
+// immutable after construction; share it as shared_ptr<const Classifier>.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "classifier/assessment.h"
 #include "classifier/detector.h"
+#include "classifier/pattern_set.h"
+#include "classifier/term_detector.h"
 
 namespace airlock::classifier {
 
 // Chooses which of the matches found in one text to keep so that no two kept spans overlap:
-// longer spans win, then earlier ones, then the smaller category name, then the earlier position
+// the higher level wins (so that a credential inside something that also looks like an e-mail
+// address is reported, and treated, as the credential), then the longer span, then the higher
+// confidence, then the earlier span, then the smaller category name, then the earlier position
 // in `matches`. Empty spans are dropped. Returns indices into matches, sorted by begin.
 std::vector<size_t> ResolveOverlaps(const std::vector<Match>& matches);
 
@@ -31,16 +55,38 @@ std::vector<size_t> ResolveOverlaps(const std::vector<Match>& matches);
 inline constexpr uint32_t kLengthSaturationTokens = 32768;
 float LengthDifficulty(uint32_t estimated_tokens);
 
+struct LevelOverride {
+  std::string category_glob;  // a category or a glob (category.h)
+  Level level = Level::kPublic;
+};
+
+struct ClassifierOptions {
+  std::vector<PatternRule> custom_patterns;
+  std::vector<TermList> term_lists;
+  std::vector<LevelOverride> level_overrides;
+};
+
 class Classifier {
  public:
-  explicit Classifier(std::vector<std::unique_ptr<Detector>> detectors);
-  // The built-in detector set (today: e-mail addresses).
+  // Takes the detectors as they are; overrides as in Create (globs are not validated here).
+  explicit Classifier(std::vector<std::unique_ptr<Detector>> detectors,
+                      std::vector<LevelOverride> level_overrides = {});
+  // INVALID_ARGUMENT when a custom pattern or term list does not compile (the message names
+  // the rule or list, see PatternSetDetector::Create and TermDetector::Create) or a level
+  // override's glob is invalid ("level override 'x': ...").
+  static absl::StatusOr<std::unique_ptr<Classifier>> Create(const ClassifierOptions& options);
+  // Create({}). The built-in rules always compile (the unit tests hold them to it); if they
+  // did not, this would abort with the reason on stderr rather than serve without detectors.
   static std::unique_ptr<Classifier> CreateDefault();
 
   Assessment Assess(const v1::ChatRequest& request) const;
 
+  // The level that the overrides give `category`, or `level` when none matches.
+  Level EffectiveLevel(std::string_view category, Level level) const;
+
  private:
   std::vector<std::unique_ptr<Detector>> detectors_;
+  std::vector<LevelOverride> overrides_;
 };
 
 }  // namespace airlock::classifier

@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "classifier/category.h"
+#include "re2/re2.h"
 #include "yaml-cpp/yaml.h"
 
 namespace airlock::router {
@@ -19,12 +22,18 @@ namespace {
 using classifier::Level;
 using classifier::LevelName;
 
-std::string Sha256Hex(std::string_view bytes) {
+// SHA-256 of the concatenation of parts, lowercase hex; empty if OpenSSL fails.
+std::string Sha256Hex(const std::vector<std::string_view>& parts) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
-    return "";
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
+  for (std::string_view part : parts) {
+    ok = ok && EVP_DigestUpdate(ctx, part.data(), part.size()) == 1;
   }
+  ok = ok && EVP_DigestFinal_ex(ctx, digest, &size) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (!ok) return "";
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
   hex.reserve(2 * size);
@@ -151,6 +160,204 @@ class Parser {
     return name;
   }
 
+  bool Bool(const Entry& e, const std::string& path) const {
+    const std::string v = Scalar(e.value, e.where(), path, "true or false");
+    if (v != "true" && v != "false") {
+      Fail(e.where(), path, "expected true or false, found '" + v + "'");
+    }
+    return v == "true";
+  }
+
+  // Reads a terms file: one term per line, surrounding blanks trimmed, blank lines and lines
+  // starting with '#' skipped. Its bytes are kept for the policy's hash.
+  std::vector<std::string> TermsFile(const Entry& e, const std::string& path) {
+    const std::string name = Scalar(e.value, e.where(), path, "a file path");
+    if (name.empty()) Fail(e.where(), path, "expected a file path, found an empty string");
+    std::filesystem::path file(name);
+    if (file.is_relative()) file = std::filesystem::path(filename_).parent_path() / file;
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      const int err = errno;
+      Fail(e.where(), path,
+           "cannot open terms file '" + file.string() + "': " + std::strerror(err));
+    }
+    std::string bytes;
+    char buffer[1 << 16];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+      bytes.append(buffer, static_cast<size_t>(in.gcount()));
+      if (bytes.size() > kMaxTermsFileBytes) {
+        Fail(e.where(), path,
+             "terms file '" + file.string() + "' is larger than " +
+                 std::to_string(kMaxTermsFileBytes >> 20) + " MiB");
+      }
+    }
+    if (in.bad()) Fail(e.where(), path, "cannot read terms file '" + file.string() + "'");
+    std::vector<std::string> terms;
+    size_t start = 0;
+    while (start < bytes.size()) {
+      size_t nl = bytes.find('\n', start);
+      if (nl == std::string::npos) nl = bytes.size();
+      size_t b = start, end = nl;
+      while (b < end && (bytes[b] == ' ' || bytes[b] == '\t' || bytes[b] == '\r')) ++b;
+      while (end > b &&
+             (bytes[end - 1] == ' ' || bytes[end - 1] == '\t' || bytes[end - 1] == '\r')) {
+        --end;
+      }
+      if (end > b && bytes[b] != '#') terms.emplace_back(bytes, b, end - b);
+      start = nl + 1;
+    }
+    if (terms.empty()) {
+      Fail(e.where(), path,
+           "terms file '" + file.string() +
+               "' has no terms (expected one term "
+               "per line; '#' starts a comment line)");
+    }
+    extra_bytes_.push_back(std::move(bytes));
+    return terms;
+  }
+
+  // One entry of `detectors`, added to options.
+  void DetectorEntry(const YAML::Node& node, const std::string& path,
+                     std::map<std::string, int>* categories,
+                     classifier::ClassifierOptions* options) {
+    const Entries e = Mapping(
+        node, node.Mark(), path,
+        {"category", "level", "terms", "terms_file", "pattern", "case_sensitive", "word_boundary"},
+        "a detector: a mapping with category, level and terms, terms_file or pattern");
+    const Entry& cat = Required(e, node, path, "category",
+                                "expected a category such as "
+                                "custom.project");
+    const std::string category = Scalar(cat.value, cat.where(), path + ".category", "a category");
+    if (!classifier::IsValidCategory(category)) {
+      Fail(cat.where(), path + ".category",
+           "invalid category '" + category +
+               "' (expected dotted lower-case segments such as custom.project: a-z, 0-9, '_', "
+               "'-', each segment starting with a letter)");
+    }
+    for (const char* reserved : {"pii.", "secret."}) {
+      if (category.rfind(reserved, 0) == 0) {
+        Fail(cat.where(), path + ".category",
+             "category '" + category + "' is in the built-in namespace '" + reserved +
+                 "' (expected a category of your own, such as custom." +
+                 category.substr(std::string_view(reserved).size()) +
+                 "; to change a built-in category's level use 'levels')");
+      }
+    }
+    const int line = cat.key.Mark().line + 1;
+    if (auto [prev, inserted] = categories->emplace(category, line); !inserted) {
+      Fail(cat.where(), path + ".category",
+           "duplicate category '" + category + "' (first defined at line " +
+               std::to_string(prev->second) + "; expected each category once)");
+    }
+    const Entry& level_entry = Required(e, node, path, "level", "expected one of " + LevelNames());
+    const Level level = ParseLevelNode(level_entry, path + ".level");
+    bool case_sensitive = false;
+    if (auto it = e.find("case_sensitive"); it != e.end()) {
+      case_sensitive = Bool(it->second, path + ".case_sensitive");
+    }
+
+    const auto pattern = e.find("pattern");
+    const auto terms = e.find("terms");
+    const auto terms_file = e.find("terms_file");
+    if (pattern == e.end() && terms == e.end() && terms_file == e.end()) {
+      Fail(node.Mark(), path, "expected 'terms', 'terms_file' or 'pattern'; found none");
+    }
+    if (pattern != e.end()) {
+      for (auto other : {terms, terms_file, e.find("word_boundary")}) {
+        if (other == e.end()) continue;
+        Fail(other->second.key.Mark(), path,
+             "'" + other->first +
+                 "' cannot be given with 'pattern' (expected a pattern or "
+                 "terms, one detector each)");
+      }
+      classifier::PatternRule rule;
+      rule.name = category;
+      rule.category = category;
+      rule.level = level;
+      rule.case_insensitive = !case_sensitive;
+      rule.confidence = 1.0f;
+      rule.pattern = Scalar(pattern->second.value, pattern->second.where(), path + ".pattern",
+                            "an RE2 pattern");
+      if (rule.pattern.empty()) {
+        Fail(pattern->second.where(), path + ".pattern", "expected a non-empty RE2 pattern");
+      }
+      RE2::Options o;
+      o.set_encoding(RE2::Options::EncodingLatin1);  // as PatternSetDetector compiles it
+      o.set_case_sensitive(case_sensitive);
+      o.set_log_errors(false);
+      RE2 re(rule.pattern, o);
+      if (!re.ok()) {
+        Fail(pattern->second.where(), path + ".pattern",
+             "invalid RE2 pattern: " + re.error() +
+                 " (RE2 syntax, see "
+                 "https://github.com/google/re2/wiki/Syntax)");
+      }
+      if (RE2::FullMatch("", re)) {
+        Fail(pattern->second.where(), path + ".pattern",
+             "pattern matches the empty string (expected a pattern that needs at least one "
+             "character)");
+      }
+      options->custom_patterns.push_back(std::move(rule));
+      return;
+    }
+
+    classifier::TermList list;
+    list.category = category;
+    list.name = category;
+    list.level = level;
+    list.case_sensitive = case_sensitive;
+    if (auto it = e.find("word_boundary"); it != e.end()) {
+      list.word_boundary = Bool(it->second, path + ".word_boundary");
+    }
+    if (terms != e.end()) {
+      const std::string tpath = path + ".terms";
+      const YAML::Node& seq = terms->second.value;
+      if (!seq.IsSequence()) Fail(terms->second.where(), tpath, "expected a list of terms");
+      if (seq.size() == 0) {
+        Fail(terms->second.where(), tpath, "expected at least one term, found an empty list");
+      }
+      for (size_t i = 0; i < seq.size(); ++i) {
+        const std::string ipath = tpath + "[" + std::to_string(i) + "]";
+        std::string term = Scalar(seq[i], seq[i].Mark(), ipath, "a term (text)");
+        if (term.find_first_not_of(" \t\r\n") == std::string::npos) {
+          Fail(seq[i].Mark(), ipath, "expected a non-empty term");
+        }
+        list.terms.push_back(std::move(term));
+      }
+    }
+    if (terms_file != e.end()) {
+      std::vector<std::string> more = TermsFile(terms_file->second, path + ".terms_file");
+      list.terms.insert(list.terms.end(), std::make_move_iterator(more.begin()),
+                        std::make_move_iterator(more.end()));
+    }
+    options->term_lists.push_back(std::move(list));
+  }
+
+  void Levels(const Entry& entry, classifier::ClassifierOptions* options) const {
+    const YAML::Node& map = entry.value;
+    if (!map.IsMap()) {
+      Fail(entry.where(), "levels",
+           "expected a mapping of category (or glob such as 'secret.*') to level");
+    }
+    std::map<std::string, int> seen;
+    for (const auto& kv : map) {
+      const YAML::Node& key = kv.first;
+      if (!key.IsScalar()) Fail(key.Mark(), "levels", "expected a category or category glob");
+      const std::string glob = key.Scalar();
+      const std::string path = "levels." + glob;
+      if (absl::Status valid = classifier::ValidateCategoryGlob(glob); !valid.ok()) {
+        Fail(key.Mark(), "levels", std::string(valid.message()));
+      }
+      if (auto [prev, inserted] = seen.emplace(glob, key.Mark().line + 1); !inserted) {
+        Fail(key.Mark(), "levels",
+             "duplicate key '" + glob + "' (first given at line " + std::to_string(prev->second) +
+                 ")");
+      }
+      const Level level = ParseLevelNode(Entry{key, kv.second}, path);
+      options->level_overrides.push_back(classifier::LevelOverride{glob, level});
+    }
+  }
+
   Condition When(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) const {
     const Entries e = Mapping(node, mark, path, {"level_at_least", "level_at_most"},
                               "a mapping of conditions (use {} to match every request)");
@@ -229,7 +436,7 @@ class Parser {
     return a;
   }
 
-  std::shared_ptr<const Policy> Parse(std::string_view text) const {
+  std::shared_ptr<const Policy> Parse(std::string_view text) {
     YAML::Node root;
     try {
       root = YAML::Load(std::string(text));
@@ -238,9 +445,9 @@ class Parser {
     }
     auto policy = std::make_shared<Policy>();
     policy->path = std::string(filename_);
-    policy->hash = Sha256Hex(text);
-    static const char* kTop = "a mapping with keys version, rules, default";
-    const Entries top = Mapping(root, root.Mark(), "", {"version", "rules", "default"}, kTop);
+    static const char* kTop = "a mapping with keys version, detectors, levels, rules, default";
+    const Entries top = Mapping(root, root.Mark(), "",
+                                {"version", "detectors", "levels", "rules", "default"}, kTop);
 
     const Entry& version = Required(top, root, "", "version", "expected version: 1");
     if (!version.value.IsScalar() || version.value.Scalar() != "1") {
@@ -293,12 +500,39 @@ class Parser {
     policy->default_rule.description = "applies when no rule matches";
     policy->default_rule.line = def.key.Mark().line + 1;
     policy->default_rule.then = Then(def.value, def.where(), "default");
+
+    classifier::ClassifierOptions options;
+    YAML::Mark detectors_mark = root.Mark();
+    if (auto it = top.find("detectors"); it != top.end()) {
+      const YAML::Node& list = it->second.value;
+      detectors_mark = it->second.key.Mark();
+      if (!list.IsSequence()) {
+        Fail(it->second.where(), "detectors", "expected a list of detectors");
+      }
+      std::map<std::string, int> categories;  // category -> line
+      for (size_t i = 0; i < list.size(); ++i) {
+        DetectorEntry(list[i], "detectors[" + std::to_string(i) + "]", &categories, &options);
+      }
+    }
+    if (auto it = top.find("levels"); it != top.end()) Levels(it->second, &options);
+    auto classifier = classifier::Classifier::Create(options);
+    if (!classifier.ok()) {  // checked above entry by entry; what is left is size
+      Fail(detectors_mark, "detectors", std::string(classifier.status().message()));
+    }
+    policy->classifier = std::move(*classifier);
+
+    std::vector<std::string_view> hashed = {text};
+    hashed.insert(hashed.end(), extra_bytes_.begin(), extra_bytes_.end());
+    policy->hash = Sha256Hex(hashed);
     return policy;
   }
 
  private:
+  static constexpr size_t kMaxTermsFileBytes = size_t{64} << 20;
+
   std::string_view filename_;
   const std::set<std::string>& known_targets_;
+  std::vector<std::string> extra_bytes_;  // terms files, in order of appearance, for the hash
 };
 
 bool Matches(const Condition& c, Level level, std::string* why) {

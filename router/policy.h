@@ -3,6 +3,18 @@
 // Grammar (version 1; #4 extends it). Example:
 //
 //   version: 1
+//   detectors:                            # optional: the policy's own categories
+//     - category: custom.project          # dotted lower-case, not under pii. or secret.
+//       level: confidential
+//       terms: [Apollo, "Project Nightingale"]
+//       terms_file: codenames.txt         # and/or: relative to the policy file
+//       case_sensitive: false             # default false
+//     - category: custom.customer_id
+//       level: restricted
+//       pattern: 'CUST-[0-9]{8}'          # RE2
+//   levels:                               # optional: level overrides by category or glob
+//     pii.phone: internal
+//     "secret.*": restricted
 //   rules:
 //     - id: restricted-stays-home         # unique, [A-Za-z0-9_.-]+
 //       description: secrets never leave  # optional
@@ -15,7 +27,22 @@
 //     route: frontier
 //     transform: pseudonymize
 //
-// Top-level keys: version (required, 1), rules (optional list), default (required).
+// Top-level keys: version (required, 1), detectors (optional list), levels (optional mapping),
+// rules (optional list), default (required).
+// `detectors` entries: category (required; a category as in classifier/category.h, unique
+// among the detectors, and not in the built-in namespaces pii. and secret.), level (required),
+// and either `pattern` (an RE2 pattern, scanned as bytes in the same RE2::Set pass as the
+// built-in rules; when it has capture groups, group 1 is the finding; a pattern that matches
+// the empty string is refused) or `terms` (a non-empty list of non-blank terms) and/or
+// `terms_file` (one term per line, surrounding blanks trimmed, blank lines and lines starting
+// with '#' skipped; a relative path is relative to the policy file's folder; at most 64 MiB;
+// must hold at least one term). case_sensitive (true|false, default false: ASCII case folding)
+// applies to both kinds; word_boundary (true|false, default true) to terms only. Term matching
+// (boundaries, case, overlaps) is classifier/term_detector.h's.
+// `levels`: category or glob (classifier/category.h: "pii.phone", "secret.*", "*") to level.
+// It overrides the level of every finding whose category matches, built-in or custom; when
+// several match, the most specific wins (classifier/classifier.h). Overrides may lower a
+// level as well as raise it: the clearance check in the dispatcher uses the overridden levels.
 // Rule keys: id (required; "default" is reserved), description (optional), when (required;
 // `when: {}` matches every request), then (required).
 // `when` keys: level_at_least, level_at_most (level names; at_least must not be above
@@ -31,10 +58,18 @@
 //   policy.yaml:7:9: rules[1].when: unknown key 'level_atleast' (expected level_at_least,
 //   level_at_most)
 // YAML syntax errors, unknown / duplicate / missing keys, wrong types, unknown levels,
-// transforms and targets, duplicate ids, and `route` with `deny` (or neither) are errors.
+// transforms and targets, duplicate ids, and `route` with `deny` (or neither) are errors; so
+// are, in `detectors` and `levels`, invalid or duplicate categories, bad globs, a missing
+// level, bad RE2 patterns (with RE2's message), empty term lists and terms, unreadable or
+// empty terms files, `pattern` given with `terms`, and non-boolean flags.
 // LoadPolicy's I/O errors carry the errno's code (NOT_FOUND for a missing file, ...).
 //
-// The hash is the lowercase hex SHA-256 of the file's bytes, exactly as read.
+// The hash is the lowercase hex SHA-256 of the file's bytes, exactly as read, followed by the
+// bytes of each terms_file in order of appearance (so editing a terms file changes the hash,
+// and a reload picks it up). Without terms files it is the SHA-256 of the policy file.
+//
+// The compiled policy carries its classifier (Classifier::Create with the built-in detectors,
+// the policy's detectors and its level overrides): a reload swaps rules and detectors together.
 //
 // Thread-safety: a Policy is immutable after loading; share it as shared_ptr<const Policy>.
 #pragma once
@@ -48,6 +83,7 @@
 
 #include "absl/status/statusor.h"
 #include "classifier/assessment.h"
+#include "classifier/classifier.h"
 #include "router/transform.h"
 
 namespace airlock::router {
@@ -78,6 +114,8 @@ struct Policy {
   std::string hash;  // SHA-256 of the file's bytes, lowercase hex
   std::vector<Rule> rules;
   Rule default_rule;  // id "default"
+  // The detectors this policy assesses requests with; never null in a parsed policy.
+  std::shared_ptr<const classifier::Classifier> classifier;
 };
 
 // Parses policy text. `filename` is used in error messages only. Every target named by a

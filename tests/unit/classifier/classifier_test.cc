@@ -9,6 +9,7 @@
 
 #include "classifier/assessment.h"
 #include "classifier/content.h"
+#include "classifier/difficulty.h"
 #include "classifier/level.h"
 #include "gtest/gtest.h"
 
@@ -191,6 +192,21 @@ TEST(ResolveOverlaps, ContainedSpanLoses) {
   EXPECT_EQ(ResolveOverlaps(m), (std::vector<size_t>{1}));
 }
 
+TEST(ResolveOverlaps, HigherLevelWinsOverALongerSpan) {
+  // "user:hunter2@db.example.com": the password inside what also looks like an address.
+  std::vector<Match> m = {M("pii.email", 5, 27), M("secret.password", 5, 12)};
+  m[0].level = Level::kConfidential;
+  m[1].level = Level::kRestricted;
+  EXPECT_EQ(ResolveOverlaps(m), (std::vector<size_t>{1}));
+}
+
+TEST(ResolveOverlaps, SameLevelAndLengthHigherConfidenceWins) {
+  std::vector<Match> m = {M("secret.generic", 0, 8), M("secret.github_token", 0, 8)};
+  m[0].confidence = 0.6f;
+  m[1].confidence = 0.99f;
+  EXPECT_EQ(ResolveOverlaps(m), (std::vector<size_t>{1}));
+}
+
 TEST(ResolveOverlaps, EqualLengthEarliestWins) {
   const std::vector<Match> m = {M("a", 2, 6), M("z", 0, 4)};
   EXPECT_EQ(ResolveOverlaps(m), (std::vector<size_t>{1}));
@@ -259,21 +275,35 @@ v1::ChatRequest OneMessage(std::string content) {
 TEST(Classifier, OverlapsResolvedAcrossDetectors) {
   std::vector<std::unique_ptr<Detector>> detectors;
   detectors.push_back(std::make_unique<FakeDetector>(
-      "short", "x", std::vector<Match>{{"cat.short", Level::kRestricted, 0, 4, 0.5f}}));
+      "short", "x", std::vector<Match>{{"cat.short", Level::kInternal, 0, 4, 0.5f}}));
   detectors.push_back(std::make_unique<FakeDetector>(
       "long", "x", std::vector<Match>{{"cat.long", Level::kInternal, 2, 9, 0.7f}}));
   detectors.push_back(std::make_unique<FakeDetector>(
-      "same", "x", std::vector<Match>{{"cat.long", Level::kInternal, 2, 9, 0.9f}}));
+      "same", "x", std::vector<Match>{{"cat.long", Level::kInternal, 2, 9, 0.7f}}));
   Classifier c(std::move(detectors));
   const Assessment a = c.Assess(OneMessage("x123456789"));
   ASSERT_EQ(a.findings.size(), 1u);
-  EXPECT_EQ(a.findings[0].category, "cat.long");
-  EXPECT_EQ(a.findings[0].detector, "long");  // same span and category: first detector
+  EXPECT_EQ(a.findings[0].category, "cat.long");  // same level: the longer span wins
+  EXPECT_EQ(a.findings[0].detector, "long");      // same span and category: first detector
   EXPECT_EQ(a.findings[0].begin, 2u);
   EXPECT_EQ(a.findings[0].end, 9u);
   EXPECT_FLOAT_EQ(a.findings[0].confidence, 0.7f);
-  // The restricted match lost the overlap, so it does not raise the level.
   EXPECT_EQ(a.level, Level::kInternal);
+}
+
+TEST(Classifier, OverlapWonByTheHigherLevelSoNothingSensitiveIsHidden) {
+  std::vector<std::unique_ptr<Detector>> detectors;
+  detectors.push_back(std::make_unique<FakeDetector>(
+      "short", "x", std::vector<Match>{{"cat.short", Level::kRestricted, 0, 4, 0.5f}}));
+  detectors.push_back(std::make_unique<FakeDetector>(
+      "long", "x", std::vector<Match>{{"cat.long", Level::kInternal, 2, 9, 0.9f}}));
+  Classifier c(std::move(detectors));
+  const Assessment a = c.Assess(OneMessage("x123456789"));
+  ASSERT_EQ(a.findings.size(), 1u);
+  EXPECT_EQ(a.findings[0].category, "cat.short");
+  EXPECT_EQ(a.findings[0].begin, 0u);
+  EXPECT_EQ(a.findings[0].end, 4u);
+  EXPECT_EQ(a.level, Level::kRestricted);
 }
 
 TEST(Classifier, SpansOutsideTheFieldAreDropped) {
@@ -352,7 +382,7 @@ TEST(Classifier, EstimatedTokensAreCeilOfBytesOverFour) {
   EXPECT_EQ(classifier->Assess(r).estimated_tokens, 4u);  // ceil(16 / 4)
 }
 
-TEST(Classifier, DifficultyIsTheDocumentedLengthSignal) {
+TEST(Classifier, DifficultyCombinesTheDocumentedSignals) {
   EXPECT_FLOAT_EQ(LengthDifficulty(0), 0.0f);
   EXPECT_FLOAT_EQ(LengthDifficulty(kLengthSaturationTokens), 1.0f);
   EXPECT_FLOAT_EQ(LengthDifficulty(10 * kLengthSaturationTokens), 1.0f);
@@ -367,9 +397,10 @@ TEST(Classifier, DifficultyIsTheDocumentedLengthSignal) {
   auto classifier = Classifier::CreateDefault();
   const Assessment a = classifier->Assess(OneMessage(std::string(400, 'x')));  // 100 tokens
   EXPECT_EQ(a.estimated_tokens, 100u);
-  EXPECT_FLOAT_EQ(a.difficulty, LengthDifficulty(100));
-  ASSERT_EQ(a.difficulty_signals.size(), 1u);
-  EXPECT_FLOAT_EQ(a.difficulty_signals.at("length"), a.difficulty);
+  // Only the length signal fires on 400 x's; difficulty.h documents the combination.
+  EXPECT_FLOAT_EQ(a.difficulty_signals.at("length"), LengthDifficulty(100));
+  EXPECT_FLOAT_EQ(a.difficulty, CombineDifficulty(a.difficulty_signals));
+  EXPECT_FLOAT_EQ(a.difficulty, 0.5f * LengthDifficulty(100));
 }
 
 TEST(Assessment, ToProtoCopiesEveryFieldAndClearsTheOutput) {

@@ -1,5 +1,6 @@
 #include "router/policy.h"
 
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -136,11 +137,13 @@ const ErrorCase kErrors[] = {
      "policy.yaml:3:1: invalid YAML: end of map flow not found"},
     {"yaml bad indentation", "version: 1\n  default: x\n",
      "policy.yaml:2:10: invalid YAML: illegal map value"},
-    {"empty document", "", "policy.yaml:1:1: expected a mapping with keys version, rules, default"},
+    {"empty document", "",
+     "policy.yaml:1:1: expected a mapping with keys version, detectors, levels, rules, default"},
     {"not a mapping", "- version\n",
-     "policy.yaml:1:1: expected a mapping with keys version, rules, default"},
+     "policy.yaml:1:1: expected a mapping with keys version, detectors, levels, rules, default"},
     {"unknown top-level key", "version: 1\ndefault: { route: nano }\nrulez: []\n",
-     "policy.yaml:3:1: unknown key 'rulez' (expected version, rules, default)"},
+     "policy.yaml:3:1: unknown key 'rulez' (expected version, detectors, levels, rules, "
+     "default)"},
     {"duplicate top-level key", "version: 1\ndefault: { route: nano }\nversion: 1\n",
      "policy.yaml:3:1: duplicate key 'version' (first given at line 1)"},
     {"non-scalar key", "version: 1\ndefault: { route: nano }\n[a]: 1\n",
@@ -306,6 +309,124 @@ const ErrorCase kErrors[] = {
     {"default neither", "version: 1\ndefault:\n  transform: mask\n",
      "policy.yaml:3:3: default: expected 'route' (with optional transform, fallbacks) or 'deny'; "
      "found neither"},
+    // detectors
+    {"detectors not a list",
+     "version: 1\ndetectors: { category: custom.a }\ndefault: { route: nano }\n",
+     "policy.yaml:2:12: detectors: expected a list of detectors"},
+    {"detector not a mapping", "version: 1\ndetectors: [custom.a]\ndefault: { route: nano }\n",
+     "policy.yaml:2:13: detectors[0]: expected a detector: a mapping with category, level and "
+     "terms, terms_file or pattern"},
+    {"unknown detector key",
+     "version: 1\ndetectors:\n  - category: custom.a\n    level: internal\n    terms: [a]\n"
+     "    kind: terms\ndefault: { route: nano }\n",
+     "policy.yaml:6:5: detectors[0]: unknown key 'kind' (expected category, level, terms, "
+     "terms_file, pattern, case_sensitive, word_boundary)"},
+    {"missing category",
+     "version: 1\ndetectors:\n  - level: internal\n    terms: [a]\ndefault: { route: nano }\n",
+     "policy.yaml:3:5: detectors[0]: missing required key 'category' (expected a category such "
+     "as custom.project)"},
+    {"missing level",
+     "version: 1\ndetectors:\n  - category: custom.a\n    terms: [a]\ndefault: { route: nano }\n",
+     "policy.yaml:3:5: detectors[0]: missing required key 'level' (expected one of public, "
+     "internal, confidential, restricted)"},
+    {"unknown detector level",
+     "version: 1\ndetectors:\n  - { category: custom.a, level: secret, terms: [a] }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:3:34: detectors[0].level: unknown level 'secret' (expected public, internal, "
+     "confidential, restricted)"},
+    {"invalid category",
+     "version: 1\ndetectors:\n  - category: Custom\n    level: internal\n    terms: [a]\n"
+     "default: { route: nano }\n",
+     "policy.yaml:3:15: detectors[0].category: invalid category 'Custom' (expected dotted "
+     "lower-case segments such as custom.project: a-z, 0-9, '_', '-', each segment starting with "
+     "a letter)"},
+    {"category not a scalar",
+     "version: 1\ndetectors:\n  - category: [custom.a]\n    level: internal\n    terms: [a]\n"
+     "default: { route: nano }\n",
+     "policy.yaml:3:15: detectors[0].category: expected a category"},
+    {"built-in namespace",
+     "version: 1\ndetectors:\n  - category: pii.badge\n    level: internal\n    terms: [a]\n"
+     "default: { route: nano }\n",
+     "policy.yaml:3:15: detectors[0].category: category 'pii.badge' is in the built-in namespace "
+     "'pii.' (expected a category of your own, such as custom.badge; to change a built-in "
+     "category's level use 'levels')"},
+    {"duplicate category",
+     "version: 1\ndetectors:\n  - { category: custom.a, level: internal, terms: [a] }\n"
+     "  - { category: custom.a, level: internal, pattern: 'x+' }\ndefault: { route: nano }\n",
+     "policy.yaml:4:17: detectors[1].category: duplicate category 'custom.a' (first defined at "
+     "line 3; expected each category once)"},
+    {"neither terms nor pattern",
+     "version: 1\ndetectors:\n  - { category: custom.a, level: internal }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:3:5: detectors[0]: expected 'terms', 'terms_file' or 'pattern'; found none"},
+    {"terms not a list",
+     "version: 1\ndetectors:\n  - { category: custom.a, level: internal, terms: Apollo }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:3:51: detectors[0].terms: expected a list of terms"},
+    {"empty terms",
+     "version: 1\ndetectors:\n  - { category: custom.a, level: internal, terms: [] }\n"
+     "default: { route: nano }\n",
+     "policy.yaml:3:51: detectors[0].terms: expected at least one term, found an empty list"},
+    {"empty term",
+     "version: 1\ndetectors:\n  - category: custom.a\n    level: internal\n"
+     "    terms: [Apollo, \"  \"]\ndefault: { route: nano }\n",
+     "policy.yaml:5:21: detectors[0].terms[1]: expected a non-empty term"},
+    {"term not text",
+     "version: 1\ndetectors:\n  - category: custom.a\n    level: internal\n"
+     "    terms: [Apollo, [x]]\ndefault: { route: nano }\n",
+     "policy.yaml:5:21: detectors[0].terms[1]: expected a term (text)"},
+    {"bad RE2 pattern",
+     "version: 1\ndetectors:\n  - category: custom.id\n    level: restricted\n"
+     "    pattern: 'CUST-([0-9]{8}'\ndefault: { route: nano }\n",
+     "policy.yaml:5:14: detectors[0].pattern: invalid RE2 pattern: missing ): CUST-([0-9]{8} "
+     "(RE2 syntax, see https://github.com/google/re2/wiki/Syntax)"},
+    {"pattern matching the empty string",
+     "version: 1\ndetectors:\n  - category: custom.id\n    level: restricted\n"
+     "    pattern: '[0-9]*'\ndefault: { route: nano }\n",
+     "policy.yaml:5:14: detectors[0].pattern: pattern matches the empty string (expected a "
+     "pattern that needs at least one character)"},
+    {"empty pattern",
+     "version: 1\ndetectors:\n  - category: custom.id\n    level: restricted\n"
+     "    pattern: ''\ndefault: { route: nano }\n",
+     "policy.yaml:5:14: detectors[0].pattern: expected a non-empty RE2 pattern"},
+    {"pattern with terms",
+     "version: 1\ndetectors:\n  - category: custom.id\n    level: restricted\n"
+     "    pattern: 'x+'\n    terms: [a]\ndefault: { route: nano }\n",
+     "policy.yaml:6:5: detectors[0]: 'terms' cannot be given with 'pattern' (expected a pattern "
+     "or terms, one detector each)"},
+    {"word_boundary with pattern",
+     "version: 1\ndetectors:\n  - category: custom.id\n    level: restricted\n"
+     "    pattern: 'x+'\n    word_boundary: false\ndefault: { route: nano }\n",
+     "policy.yaml:6:5: detectors[0]: 'word_boundary' cannot be given with 'pattern' (expected a "
+     "pattern or terms, one detector each)"},
+    {"case_sensitive not a boolean",
+     "version: 1\ndetectors:\n  - category: custom.a\n    level: internal\n    terms: [a]\n"
+     "    case_sensitive: yes\ndefault: { route: nano }\n",
+     "policy.yaml:6:21: detectors[0].case_sensitive: expected true or false, found 'yes'"},
+    {"missing terms file",
+     "version: 1\ndetectors:\n  - category: custom.a\n    level: internal\n"
+     "    terms_file: no-such-terms.txt\ndefault: { route: nano }\n",
+     "policy.yaml:5:17: detectors[0].terms_file: cannot open terms file 'no-such-terms.txt': No "
+     "such file or directory"},
+    // levels
+    {"levels not a mapping", "version: 1\nlevels: [pii.phone]\ndefault: { route: nano }\n",
+     "policy.yaml:2:9: levels: expected a mapping of category (or glob such as 'secret.*') to "
+     "level"},
+    {"levels bad glob", "version: 1\nlevels:\n  Secret.*: public\ndefault: { route: nano }\n",
+     "policy.yaml:3:3: levels: invalid character 'S' at offset 0 of category glob 'Secret.*' "
+     "(expected a-z, 0-9, '_', '-', '.' and '*')"},
+    {"levels not a category", "version: 1\nlevels: { email: public }\ndefault: { route: nano }\n",
+     "policy.yaml:2:11: levels: 'email' is not a category (expected dotted lower-case segments "
+     "such as 'pii.phone', or a glob with '*')"},
+    {"levels unknown level", "version: 1\nlevels:\n  pii.phone: secret\ndefault: { route: nano }\n",
+     "policy.yaml:3:14: levels.pii.phone: unknown level 'secret' (expected public, internal, "
+     "confidential, restricted)"},
+    {"levels missing level", "version: 1\nlevels:\n  pii.phone:\ndefault: { route: nano }\n",
+     "policy.yaml:3:3: levels.pii.phone: expected a level (public, internal, confidential, "
+     "restricted)"},
+    {"levels duplicate key",
+     "version: 1\nlevels:\n  pii.phone: public\n  pii.phone: internal\ndefault: { route: nano }\n",
+     "policy.yaml:4:3: levels: duplicate key 'pii.phone' (first given at line 3)"},
 };
 
 TEST(ParsePolicy, EveryErrorNamesFileLineColumnAndWhatWasExpected) {
@@ -348,6 +469,123 @@ TEST(LoadPolicy, ReadsTheFileAndNamesItInErrors) {
 
   std::remove(good.c_str());
   std::remove(bad.c_str());
+  rmdir(dir.c_str());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detectors and levels
+
+classifier::Assessment AssessUser(const Policy& p, const std::string& text) {
+  v1::ChatRequest r;
+  auto* m = r.add_messages();
+  m->set_role(v1::Message::USER);
+  m->set_content(text);
+  return p.classifier->Assess(r);
+}
+
+std::string Sha256Of(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex += "0123456789abcdef"[digest[i] >> 4];
+    hex += "0123456789abcdef"[digest[i] & 0xf];
+  }
+  return hex;
+}
+
+TEST(ParsePolicy, EveryPolicyHasTheBuiltInClassifier) {
+  auto p = Parse("version: 1\ndefault: { route: nano }\n");
+  ASSERT_NE(p, nullptr);
+  ASSERT_NE(p->classifier, nullptr);
+  const Assessment a = AssessUser(*p, "mail bob@example.org about Apollo");
+  ASSERT_EQ(a.findings.size(), 1u);
+  EXPECT_EQ(a.findings[0].category, "pii.email");
+}
+
+TEST(ParsePolicy, DetectorsAndLevelsBuildThePolicysClassifier) {
+  auto p = Parse(R"(version: 1
+detectors:
+  - category: custom.project
+    level: confidential
+    terms: [Apollo, "Project Nightingale"]
+  - category: custom.customer_id
+    level: restricted
+    pattern: 'CUST-[0-9]{8}'
+  - category: custom.host
+    level: internal
+    terms: [DB-PROD]
+    case_sensitive: true
+    word_boundary: false
+levels:
+  pii.email: internal
+  "custom.*": internal
+  custom.customer_id: restricted
+rules:
+  - id: restricted
+    when: { level_at_least: restricted }
+    then: { route: nano }
+default: { route: frontier }
+)");
+  ASSERT_NE(p, nullptr);
+  Assessment a = AssessUser(*p, "apollo and project nightingale for cust-12345678 on xDB-PRODx");
+  ASSERT_EQ(a.findings.size(), 4u);
+  EXPECT_EQ(a.findings[0].category, "custom.project");
+  EXPECT_EQ(a.findings[0].level, Level::kInternal);  // "custom.*" lowered confidential
+  EXPECT_EQ(a.findings[0].detector, "custom.project");
+  EXPECT_EQ(a.findings[1].category, "custom.project");
+  EXPECT_EQ(a.findings[2].category, "custom.customer_id");  // case-insensitive by default
+  EXPECT_EQ(a.findings[2].level, Level::kRestricted);       // the exact override wins
+  EXPECT_EQ(a.findings[3].category, "custom.host");         // no boundary needed
+  EXPECT_EQ(a.level, Level::kRestricted);
+  EXPECT_EQ(Decide(*p, a).rule_id, "restricted");
+
+  a = AssessUser(*p, "db-prod and bob@example.org");  // case-sensitive host: not found
+  ASSERT_EQ(a.findings.size(), 1u);
+  EXPECT_EQ(a.findings[0].category, "pii.email");
+  EXPECT_EQ(a.findings[0].level, Level::kInternal);
+  EXPECT_EQ(Decide(*p, a).rule_id, "default");
+}
+
+TEST(ParsePolicy, TermsFileRelativeToThePolicyAndPartOfTheHash) {
+  char dir_template[] = "/tmp/airlock_policy_termsXXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  const std::string policy = dir + "/policy.yaml";
+  const std::string terms = dir + "/codenames.txt";
+  const std::string text =
+      "version: 1\ndetectors:\n  - category: custom.codename\n    level: restricted\n"
+      "    terms: [Apollo]\n    terms_file: codenames.txt\ndefault: { route: a }\n";
+  std::ofstream(policy) << text;
+  const std::string v1_terms = "# code names\r\n  Nightingale  \r\n\n\tBlue Heron\n#Hidden\n";
+  std::ofstream(terms, std::ios::binary) << v1_terms;
+
+  auto p = LoadPolicy(policy, {"a"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ((*p)->hash, Sha256Of(text + v1_terms));
+  Assessment a = AssessUser(**p, "apollo, nightingale, blue heron, hidden, # code names");
+  ASSERT_EQ(a.findings.size(), 3u);
+  for (const auto& f : a.findings) EXPECT_EQ(f.category, "custom.codename");
+  EXPECT_EQ(a.level, Level::kRestricted);
+
+  // Editing the terms file alone changes the hash (so a reload takes it).
+  std::ofstream(terms, std::ios::binary) << "Nightingale\nHidden\n";
+  auto q = LoadPolicy(policy, {"a"});
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_NE((*q)->hash, (*p)->hash);
+  EXPECT_EQ(AssessUser(**q, "hidden").findings.size(), 1u);
+
+  // A terms file with nothing but comments is an error at its line and column.
+  std::ofstream(terms, std::ios::binary) << "# nothing\n\n";
+  auto r = LoadPolicy(policy, {"a"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            policy + ":6:17: detectors[0].terms_file: terms file '" + terms +
+                "' has no terms (expected one term per line; '#' starts a comment line)");
+
+  std::remove(terms.c_str());
+  std::remove(policy.c_str());
   rmdir(dir.c_str());
 }
 

@@ -1,0 +1,326 @@
+#include "classifier/term_detector.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "classifier/utf8.h"
+
+namespace airlock::classifier {
+namespace {
+
+// The dense transition table is used while it stays under this size; beyond it the automaton
+// follows failure links over sorted child lists (slower per byte, same results).
+constexpr size_t kMaxDenseBytes = size_t{64} << 20;
+
+unsigned char FoldAscii(unsigned char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
+
+bool IsAsciiAlnum(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// Whether a non-ASCII code point counts as a word character (see the header).
+bool IsWordCodePoint(uint32_t cp) {
+  if (cp < 0x80) return IsAsciiAlnum(static_cast<unsigned char>(cp));
+  if (cp <= 0xBF) return cp == 0xAA || cp == 0xB5 || cp == 0xBA;
+  if (cp == 0xD7 || cp == 0xF7) return false;
+  struct Range {
+    uint32_t lo, hi;
+  };
+  static constexpr Range kNotWord[] = {
+      {0x0E00, 0x0EFF},   {0x1000, 0x109F},   {0x1780, 0x17FF}, {0x2000, 0x2BFF}, {0x2E00, 0x2E7F},
+      {0x3000, 0x30FF},   {0x3400, 0x4DBF},   {0x4E00, 0x9FFF}, {0xE000, 0xF8FF}, {0xF900, 0xFAFF},
+      {0xFE30, 0xFE4F},   {0xFF00, 0xFF0F},   {0xFF1A, 0xFF20}, {0xFF3B, 0xFF40}, {0xFF5B, 0xFF65},
+      {0x1F000, 0x1FAFF}, {0x20000, 0x3FFFF},
+  };
+  for (const Range& r : kNotWord) {
+    if (cp >= r.lo && cp <= r.hi) return false;
+  }
+  return true;
+}
+
+// Is the character that starts at pos a word character? False at the end of the text.
+bool WordAt(std::string_view text, size_t pos) {
+  if (pos >= text.size()) return false;
+  uint32_t cp = 0;
+  return DecodeUtf8(text, pos, &cp) != 0 && IsWordCodePoint(cp);
+}
+
+// Is the character that ends at pos (exclusive) a word character? False at the start.
+bool WordBefore(std::string_view text, size_t pos) {
+  if (pos == 0 || pos > text.size()) return false;
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  if (s[pos - 1] < 0x80) return IsAsciiAlnum(s[pos - 1]);
+  // Walk back over at most three continuation bytes to the lead byte.
+  size_t start = pos - 1;
+  while (start > 0 && pos - start < 4 && (s[start] & 0xC0) == 0x80) --start;
+  uint32_t cp = 0;
+  const size_t len = DecodeUtf8(text, start, &cp);
+  return len != 0 && start + len == pos && IsWordCodePoint(cp);
+}
+
+}  // namespace
+
+struct TermDetector::Automaton {
+  struct Output {
+    uint32_t length = 0;
+    uint32_t list = 0;
+    bool need_left = false;   // the term starts with a word character and the list wants
+    bool need_right = false;  // boundaries: the neighbour on that side must not be one
+  };
+
+  bool fold = false;
+  std::array<uint8_t, 256> cls{};  // byte -> class; 0 for bytes no term uses
+  uint32_t nclasses = 1;
+  // Dense: delta[state * nclasses + class] is the next state (failure links folded in).
+  std::vector<uint32_t> delta;
+  // Sparse (when dense would be too big): children of s are edges[first[s] .. first[s+1]),
+  // sorted by class; fail[s] is the state of the longest proper suffix in the trie.
+  std::vector<uint32_t> first;
+  std::vector<std::pair<uint8_t, uint32_t>> edges;
+  std::vector<uint32_t> fail;
+  // Outputs of state s: outputs[out_first[s] .. out_first[s+1]), by priority (level
+  // descending, then list). dict[s]: the nearest proper suffix state with outputs (0: none).
+  std::vector<uint32_t> out_first;
+  std::vector<Output> outputs;
+  std::vector<uint32_t> dict;
+
+  uint32_t Next(uint32_t s, uint8_t c) const {
+    if (!delta.empty()) return delta[size_t{s} * nclasses + c];
+    while (true) {
+      auto begin = edges.begin() + first[s];
+      auto end = edges.begin() + first[s + 1];
+      auto it = std::lower_bound(begin, end, std::make_pair(c, uint32_t{0}));
+      if (it != end && it->first == c) return it->second;
+      if (s == 0) return 0;
+      s = fail[s];
+    }
+  }
+};
+
+TermDetector::TermDetector(std::string name, std::vector<TermList> lists)
+    : name_(std::move(name)), lists_(std::move(lists)) {}
+
+TermDetector::~TermDetector() = default;
+
+namespace {
+
+struct Pending {  // a term being inserted
+  std::string_view bytes;
+  uint32_t list;
+  Level level;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TermDetector>> TermDetector::Create(std::string name,
+                                                                   std::vector<TermList> lists) {
+  std::vector<Pending> by_fold[2];  // [0] case-sensitive lists, [1] folded ones
+  for (size_t i = 0; i < lists.size(); ++i) {
+    const TermList& l = lists[i];
+    const std::string who = absl::StrCat("term list ", i, " (", l.category, ")");
+    if (l.category.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("term list ", i, " needs a category"));
+    }
+    if (l.terms.empty()) return absl::InvalidArgumentError(absl::StrCat(who, " has no terms"));
+    for (size_t t = 0; t < l.terms.size(); ++t) {
+      if (l.terms[t].empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(who, ": term ", t, " is empty"));
+      }
+      by_fold[l.case_sensitive ? 0 : 1].push_back(
+          Pending{l.terms[t], static_cast<uint32_t>(i), l.level});
+    }
+  }
+
+  auto detector = std::unique_ptr<TermDetector>(new TermDetector(std::move(name), {}));
+  for (int f = 0; f < 2; ++f) {
+    std::vector<Pending>& pending = by_fold[f];
+    if (pending.empty()) continue;
+    auto a = std::make_unique<Automaton>();
+    a->fold = f == 1;
+    auto key = [&](unsigned char b) { return a->fold ? FoldAscii(b) : b; };
+
+    // Byte classes: one per distinct (folded) byte that some term uses; 0 for the rest.
+    std::array<bool, 256> used{};
+    for (const Pending& p : pending) {
+      for (char ch : p.bytes) used[key(static_cast<unsigned char>(ch))] = true;
+    }
+    std::array<uint8_t, 256> class_of{};
+    uint32_t nclasses = 1;
+    for (int b = 0; b < 256; ++b) {
+      if (used[b]) class_of[b] = static_cast<uint8_t>(nclasses++);
+    }
+    for (int b = 0; b < 256; ++b) a->cls[b] = class_of[key(static_cast<unsigned char>(b))];
+    a->nclasses = nclasses;
+
+    // The trie. children[s] is a small list of (class, state), unsorted while building.
+    std::vector<std::vector<std::pair<uint8_t, uint32_t>>> children(1);
+    std::vector<std::vector<Automaton::Output>> outs(1);
+    std::vector<std::vector<Level>> out_levels(1);
+    for (const Pending& p : pending) {
+      uint32_t s = 0;
+      for (char ch : p.bytes) {
+        const uint8_t c = a->cls[static_cast<unsigned char>(ch)];
+        auto& kids = children[s];
+        auto it =
+            std::find_if(kids.begin(), kids.end(), [c](const auto& e) { return e.first == c; });
+        if (it != kids.end()) {
+          s = it->second;
+          continue;
+        }
+        if (children.size() >= kMaxStates) {
+          return absl::InvalidArgumentError(absl::StrCat("term dictionary '", detector->name_,
+                                                         "' is too large (more than ", kMaxStates,
+                                                         " distinct term prefixes)"));
+        }
+        const uint32_t next = static_cast<uint32_t>(children.size());
+        kids.emplace_back(c, next);
+        children.emplace_back();
+        outs.emplace_back();
+        out_levels.emplace_back();
+        s = next;
+      }
+      const TermList& l = lists[p.list];
+      auto& o = outs[s];
+      const bool dup =
+          std::any_of(o.begin(), o.end(), [&](const auto& x) { return x.list == p.list; });
+      if (dup) continue;
+      Automaton::Output out;
+      out.length = static_cast<uint32_t>(p.bytes.size());
+      out.list = p.list;
+      out.need_left = l.word_boundary && WordAt(p.bytes, 0);
+      out.need_right = l.word_boundary && WordBefore(p.bytes, p.bytes.size());
+      o.push_back(out);
+      out_levels[s].push_back(p.level);
+      ++detector->terms_;
+    }
+    const size_t states = children.size();
+
+    // Outputs of each state by priority: level descending, then list ascending.
+    a->out_first.assign(states + 1, 0);
+    for (size_t s = 0; s < states; ++s) {
+      std::vector<size_t> order(outs[s].size());
+      for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+      std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+        if (out_levels[s][x] != out_levels[s][y]) return out_levels[s][x] > out_levels[s][y];
+        return outs[s][x].list < outs[s][y].list;
+      });
+      a->out_first[s] = static_cast<uint32_t>(a->outputs.size());
+      for (size_t k : order) a->outputs.push_back(outs[s][k]);
+    }
+    a->out_first[states] = static_cast<uint32_t>(a->outputs.size());
+    auto has_output = [&](uint32_t s) { return a->out_first[s] != a->out_first[s + 1]; };
+
+    // Failure and dictionary links, breadth first (a state's failure is shallower than it).
+    for (auto& kids : children) std::sort(kids.begin(), kids.end());
+    a->fail.assign(states, 0);
+    a->dict.assign(states, 0);
+    const bool dense = states * nclasses * sizeof(uint32_t) <= kMaxDenseBytes;
+    if (dense) a->delta.assign(states * nclasses, 0);
+    auto go = [&](uint32_t s, uint8_t c) -> uint32_t {  // on states already linked
+      if (dense) return a->delta[size_t{s} * nclasses + c];
+      while (true) {
+        for (const auto& [k, t] : children[s]) {
+          if (k == c) return t;
+        }
+        if (s == 0) return 0;
+        s = a->fail[s];
+      }
+    };
+    std::deque<uint32_t> queue;
+    for (const auto& [c, t] : children[0]) {
+      queue.push_back(t);
+      if (dense) a->delta[c] = t;
+    }
+    while (!queue.empty()) {
+      const uint32_t s = queue.front();
+      queue.pop_front();
+      if (dense) {  // inherit the failure state's row, then overwrite with own children
+        std::copy_n(a->delta.begin() + size_t{a->fail[s]} * nclasses, nclasses,
+                    a->delta.begin() + size_t{s} * nclasses);
+      }
+      for (const auto& [c, t] : children[s]) {
+        const uint32_t f = go(a->fail[s], c);
+        a->fail[t] = f;
+        a->dict[t] = has_output(f) ? f : a->dict[f];
+        if (dense) a->delta[size_t{s} * nclasses + c] = t;
+        queue.push_back(t);
+      }
+    }
+    if (!dense) {
+      a->first.assign(states + 1, 0);
+      for (size_t s = 0; s < states; ++s) {
+        a->first[s] = static_cast<uint32_t>(a->edges.size());
+        a->edges.insert(a->edges.end(), children[s].begin(), children[s].end());
+      }
+      a->first[states] = static_cast<uint32_t>(a->edges.size());
+    }
+    (f == 0 ? detector->sensitive_ : detector->insensitive_) = std::move(a);
+  }
+  for (TermList& l : lists) {
+    l.terms.clear();
+    l.terms.shrink_to_fit();
+  }
+  detector->lists_ = std::move(lists);
+  return detector;
+}
+
+bool TermDetector::dense() const {
+  for (const Automaton* a : {sensitive_.get(), insensitive_.get()}) {
+    if (a != nullptr && a->delta.empty()) return false;
+  }
+  return true;
+}
+
+void TermDetector::Scan(std::string_view text, std::vector<Match>* out) const {
+  struct Hit {
+    size_t begin, end;
+    uint32_t list;
+  };
+  std::vector<Hit> hits;
+  for (const Automaton* a : {sensitive_.get(), insensitive_.get()}) {
+    if (a == nullptr) continue;
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    uint32_t s = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+      s = a->Next(s, a->cls[bytes[i]]);
+      uint32_t o = a->out_first[s] != a->out_first[s + 1] ? s : a->dict[s];
+      if (o == 0) continue;
+      const size_t end = i + 1;
+      int right_word = -1;  // computed once per end, when a term needs it
+      for (; o != 0; o = a->dict[o]) {
+        for (uint32_t k = a->out_first[o]; k < a->out_first[o + 1]; ++k) {
+          const Automaton::Output& out_k = a->outputs[k];
+          const size_t begin = end - out_k.length;
+          if (out_k.need_right) {
+            if (right_word < 0) right_word = WordAt(text, end) ? 1 : 0;
+            if (right_word == 1) continue;
+          }
+          if (out_k.need_left && WordBefore(text, begin)) continue;
+          hits.push_back(Hit{begin, end, out_k.list});
+          break;  // the best list for this span; the others would lose to it
+        }
+      }
+    }
+  }
+  if (hits.empty()) return;
+  std::sort(hits.begin(), hits.end(), [this](const Hit& x, const Hit& y) {
+    if (x.begin != y.begin) return x.begin < y.begin;
+    if (x.end != y.end) return x.end > y.end;
+    const Level lx = lists_[x.list].level, ly = lists_[y.list].level;
+    if (lx != ly) return lx > ly;
+    return x.list < y.list;
+  });
+  size_t last_end = 0;
+  for (const Hit& h : hits) {
+    if (h.begin < last_end) continue;
+    last_end = h.end;
+    const TermList& l = lists_[h.list];
+    out->push_back(Match{l.category, l.level, h.begin, h.end, 1.0f, l.name});
+  }
+}
+
+}  // namespace airlock::classifier
