@@ -532,7 +532,10 @@ Config Parse(const Ctx& ctx, const YAML::Node& root, const std::string& filename
     c.policy_path = ctx.Resolve(String(ctx, *v, "policy"));
 
   if (const YAML::Node* v = top.Find("audit")) {
-    MapReader m(ctx, *v, "audit", {"path", "fsync", "fsync_interval_ms", "hmac_key_file"});
+    MapReader m(ctx, *v, "audit",
+                {"path", "fsync", "fsync_interval_ms", "hmac_key_file", "signing_key_file",
+                 "segment_max_bytes", "segment_max_age_s", "checkpoint_every_records",
+                 "checkpoint_interval_ms"});
     c.audit.path = ctx.Resolve(m.RequiredString("path"));
     if (const YAML::Node* f = m.Find("fsync")) {
       const std::string& s = Scalar(ctx, *f, "audit.fsync", "a string");
@@ -552,6 +555,13 @@ Config Parse(const Ctx& ctx, const YAML::Node& root, const std::string& filename
     }
     m.OptMillis("fsync_interval_ms", &c.audit.fsync_interval, 1);
     m.OptFile("hmac_key_file", &c.audit.hmac_key_file);
+    m.OptFile("signing_key_file", &c.audit.signing_key_file);
+    m.OptInt("segment_max_bytes", &c.audit.segment_max_bytes, 4096, int64_t{1} << 40);
+    int64_t max_age_s = c.audit.segment_max_age.count();
+    m.OptInt("segment_max_age_s", &max_age_s, 0, int64_t{10} * 365 * 86400);
+    c.audit.segment_max_age = std::chrono::seconds(max_age_s);
+    m.OptInt("checkpoint_every_records", &c.audit.checkpoint_every_records, 1, int64_t{1} << 40);
+    m.OptMillis("checkpoint_interval_ms", &c.audit.checkpoint_interval, 1);
   }
 
   if (const YAML::Node* v = top.Find("limits")) {

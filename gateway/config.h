@@ -30,9 +30,17 @@
 //   egress_allowlist: [vllm.internal]  # hosts targets may connect to; nothing else
 //   policy: policies/default.yaml      # required, readable; relative paths are relative to
 //                                      # this file
-//   audit: { path: audit.jsonl }       # path required; fsync: record | batch | interval (the
-//                                      # default; fsync_interval_ms, default 10) | never;
-//                                      # optional hmac_key_file
+//   audit:                             # the tamper-evident audit log (see AuditConfig)
+//     path: audit/audit.jsonl          # required: the live segment; sealed segments and
+//                                      # checkpoints lie next to it
+//     fsync: interval                  # record | batch | interval (default) | never
+//     fsync_interval_ms: 10            # for interval, 1..
+//     hmac_key_file: hmac.key          # optional; key of the content HMAC
+//     signing_key_file: audit.key      # optional; Ed25519 key (airlock audit keygen)
+//     segment_max_bytes: 268435456     # 4096..2^40 (default 256 MiB)
+//     segment_max_age_s: 86400         # 0 (no limit)..
+//     checkpoint_every_records: 10000  # 1..
+//     checkpoint_interval_ms: 10000    # 1..
 //   limits: { max_message_bytes: 4194304, max_concurrent_streams: 100, max_in_flight: 256 }
 //   metrics: { listen: 127.0.0.1:9464 }  # optional
 //   logging: { level: info }           # debug | info | warn | error
@@ -92,14 +100,31 @@ struct TargetConfig {
 };
 
 struct AuditConfig {
-  std::string path;  // JSON Lines file, appended to
+  // The live segment, e.g. /var/lib/airlock/audit/audit.jsonl. Sealed segments
+  // (audit.000000.jsonl, ...) and the signed checkpoints (audit.checkpoints.jsonl) lie next to
+  // it; see gateway/audit/checkpoint.h for the layout.
+  std::string path;
   // record: fsync after each record; batch: after each group-committed batch; interval: write
   // and fsync what has queued up once every fsync_interval; never: leave it to the OS (Flush()
-  // still syncs). See AuditLog for what each can lose in a crash.
+  // and checkpoints still sync). See AuditLog for what each can lose in a crash.
   enum class Fsync { kEveryRecord, kBatch, kInterval, kNever } fsync = Fsync::kInterval;
   std::chrono::milliseconds fsync_interval{10};
   std::string hmac_key_file;  // empty: a random key per process (digests not comparable
                               // across restarts)
+  // Ed25519 private key (PEM, from `airlock audit keygen`) that signs checkpoints. Empty: a
+  // new key per process, its public half written next to the log as STEM.key-ID.pub (fine for
+  // tests; an auditor should not trust a key that lies next to the log it vouches for).
+  std::string signing_key_file;
+  // The live segment is sealed and a new one begun before a record would take it past
+  // segment_max_bytes, or when a record comes after it has been open segment_max_age
+  // (0: no age limit).
+  uint64_t segment_max_bytes = uint64_t{256} << 20;
+  std::chrono::seconds segment_max_age{86400};
+  // A signed checkpoint after every checkpoint_every_records records, or checkpoint_interval
+  // after the first record it has not covered, whichever comes first; also at each rotation,
+  // on open after a crash and on close.
+  uint64_t checkpoint_every_records = 10000;
+  std::chrono::milliseconds checkpoint_interval{10000};
 };
 
 struct LimitsConfig {

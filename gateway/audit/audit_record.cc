@@ -56,10 +56,12 @@ std::string EncodeAuditRecord(const AuditRecord& r) {
   j["status_code"] = r.status_code;
   j["prompt_tokens"] = r.prompt_tokens;
   j["completion_tokens"] = r.completion_tokens;
+  j["mangled_placeholders"] = r.mangled_placeholders;
   j["stage_ms"] = nlohmann::ordered_json::object();
   for (const auto& [k, v] : r.stage_ms) j["stage_ms"][k] = Round(v, 1e3);
   j["total_ms"] = Round(r.total_ms, 1e3);
   j["content_hmac"] = r.content_hmac;
+  j["prev"] = r.prev;
   // Invalid UTF-8 (which no field should carry) is replaced rather than thrown on.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
@@ -90,9 +92,11 @@ absl::StatusOr<AuditRecord> DecodeAuditRecord(std::string_view line) {
     Get(j, "status_code", &r.status_code);
     Get(j, "prompt_tokens", &r.prompt_tokens);
     Get(j, "completion_tokens", &r.completion_tokens);
+    Get(j, "mangled_placeholders", &r.mangled_placeholders);
     Get(j, "stage_ms", &r.stage_ms);
     Get(j, "total_ms", &r.total_ms);
     Get(j, "content_hmac", &r.content_hmac);
+    Get(j, "prev", &r.prev);
     return r;
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("audit record: ", e.what()));

@@ -3,9 +3,9 @@
 // A record holds identifiers, categories, counts and timings — never prompt or response text.
 // `content_hmac` is a keyed digest of the request content (see AuditLog::ContentHmac).
 //
-// The encoding is deterministic: fixed key order, one line, no trailing newline. The exact
-// bytes of the line are what later issues (Merkle tree, signed checkpoints) hash, so a record
-// must not be re-encoded once written.
+// The encoding is deterministic: fixed key order ("seq" first, "prev" last), one line, no
+// trailing newline. The exact bytes of the line are the record's Merkle leaf (merkle.h), so a
+// record is never re-encoded once written: readers hash the bytes they read.
 #pragma once
 
 #include <cstdint>
@@ -37,9 +37,16 @@ struct AuditRecord {
   std::string status_code;  // gRPC code name: "OK", "PERMISSION_DENIED", ...
   uint32_t prompt_tokens = 0;
   uint32_t completion_tokens = 0;
+  // Placeholders that the upstream's answer returned altered (router/transform.h, "Mangled
+  // placeholders"): they reached the client unrestored. 0 without pseudonymize.
+  uint32_t mangled_placeholders = 0;
   std::map<std::string, double> stage_ms;  // stage -> milliseconds
   double total_ms = 0;
   std::string content_hmac;  // hex HMAC-SHA256 of the request content
+  // Set by the writer: hex Merkle leaf hash (merkle.h) of the record before this one, 64 zeros
+  // for seq 0. Chains each record to the one before it, so that a verifier can name the exact
+  // record that was altered; the signed checkpoints make the chain itself tamper-evident.
+  std::string prev;
 
   bool operator==(const AuditRecord&) const = default;
 };

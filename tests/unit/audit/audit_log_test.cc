@@ -4,7 +4,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -67,6 +69,7 @@ class AuditLogTest : public ::testing::Test {
     r.status_code = "OK";
     r.prompt_tokens = 12;
     r.completion_tokens = 34;
+    r.mangled_placeholders = 2;
     r.stage_ms = {{"assess", 0.1234567}, {"dispatch", 12.5}};
     r.total_ms = 13.0004;
     r.content_hmac = std::string(64, 'f');
@@ -107,6 +110,7 @@ TEST_F(AuditLogTest, RecordsAreJsonLinesWithIncreasingSeq) {
   EXPECT_EQ(r["status_code"], "OK");
   EXPECT_EQ(r["prompt_tokens"], 12);
   EXPECT_EQ(r["completion_tokens"], 34);
+  EXPECT_EQ(r["mangled_placeholders"], 2);
   EXPECT_DOUBLE_EQ(r["stage_ms"]["assess"].get<double>(), 0.123);
   EXPECT_DOUBLE_EQ(r["stage_ms"]["dispatch"].get<double>(), 12.5);
   EXPECT_DOUBLE_EQ(r["total_ms"].get<double>(), 13.0);
@@ -115,13 +119,29 @@ TEST_F(AuditLogTest, RecordsAreJsonLinesWithIncreasingSeq) {
   std::vector<std::string> keys;
   nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(EncodeAuditRecord(Sample("x")));
   for (auto it = ordered.begin(); it != ordered.end(); ++it) keys.push_back(it.key());
-  EXPECT_EQ(keys,
-            (std::vector<std::string>{
-                "seq",         "time",          "request_id",        "tenant",    "subject",
-                "method",      "policy_hash",   "rule_id",           "level",     "categories",
-                "difficulty",  "target",        "transform",         "fallbacks", "outcome",
-                "status_code", "prompt_tokens", "completion_tokens", "stage_ms",  "total_ms",
-                "content_hmac"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"seq",
+                                            "time",
+                                            "request_id",
+                                            "tenant",
+                                            "subject",
+                                            "method",
+                                            "policy_hash",
+                                            "rule_id",
+                                            "level",
+                                            "categories",
+                                            "difficulty",
+                                            "target",
+                                            "transform",
+                                            "fallbacks",
+                                            "outcome",
+                                            "status_code",
+                                            "prompt_tokens",
+                                            "completion_tokens",
+                                            "mangled_placeholders",
+                                            "stage_ms",
+                                            "total_ms",
+                                            "content_hmac",
+                                            "prev"}));
 }
 
 TEST_F(AuditLogTest, ExplicitTimeIsKept) {
@@ -173,31 +193,41 @@ TEST_F(AuditLogTest, ReopenContinuesTheSequence) {
   EXPECT_EQ(records[5]["request_id"], "second");
 }
 
-TEST_F(AuditLogTest, TornTailIsCutAndNumberingContinues) {
+TEST_F(AuditLogTest, TornTailIsSealedAsItIsAndNumberingContinuesInANewSegment) {
+  const AuditLogLayout layout = AuditLogLayout::ForLivePath(config_.path);
   {
-    auto log = Open();
-    log->Append(Sample("a"));
-    log->Append(Sample("b"));
+    {
+      auto log = Open();
+      log->Append(Sample("a"));
+      log->Append(Sample("b"));
+    }
+    // A crash in the middle of the third record's write (after a clean run).
+    const std::string torn = "{\"seq\":2,\"time\":\"2026-";
+    std::ofstream(config_.path, std::ios::app) << torn;
+    const std::string whole = ReadFile(config_.path);
+
+    auto reopened = Open();
+    ASSERT_NE(reopened, nullptr);
+    EXPECT_EQ(reopened->torn_tail_bytes(), torn.size());
+    EXPECT_THAT(reopened->recovery_note(), HasSubstr("torn tail of 22 bytes at byte "));
+    EXPECT_EQ(reopened->next_seq(), 2u);
+    // History is not rewritten: the torn segment is sealed byte for byte.
+    EXPECT_EQ(ReadFile(layout.Sealed(0)), whole);
+    reopened->Append(Sample("c"));
+    reopened->Flush();
   }
-  std::string whole = ReadFile(config_.path);
-  // A crash in the middle of the third record's write.
-  const std::string torn = "{\"seq\":2,\"time\":\"2026-";
-  std::ofstream(config_.path, std::ios::app) << torn;
-  auto log = Open();
-  ASSERT_NE(log, nullptr);
-  EXPECT_EQ(log->torn_tail_bytes(), torn.size());
-  EXPECT_EQ(log->next_seq(), 2u);
-  EXPECT_EQ(ReadFile(config_.path), whole);
-  log->Append(Sample("c"));
-  log->Flush();
-  std::vector<nlohmann::json> records = Records();
-  ASSERT_EQ(records.size(), 3u);
-  EXPECT_EQ(records[2]["seq"], 2);
-  EXPECT_EQ(records[2]["request_id"], "c");
+  std::vector<nlohmann::json> records = Records();  // the new live segment
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0]["seq"], 2);
+  EXPECT_EQ(records[0]["request_id"], "c");
 }
 
 TEST_F(AuditLogTest, DamagedLastRecordRefusesToOpen) {
-  std::ofstream(config_.path) << EncodeAuditRecord(Sample("a")) << "\nnot json\n";
+  {
+    auto log = Open();
+    log->Append(Sample("a"));
+  }
+  std::ofstream(config_.path, std::ios::app) << "not json\n";
   absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(config_);
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
@@ -227,7 +257,7 @@ TEST_F(AuditLogTest, FlushMakesEverythingAppendedVisible) {
   config_.fsync_interval = std::chrono::minutes(10);  // Flush must not wait for the interval
   for (auto policy : {AuditConfig::Fsync::kEveryRecord, AuditConfig::Fsync::kBatch,
                       AuditConfig::Fsync::kInterval, AuditConfig::Fsync::kNever}) {
-    std::filesystem::remove(config_.path);
+    std::filesystem::remove_all(dir_);  // a new log each time
     config_.fsync = policy;
     auto log = Open();
     ASSERT_NE(log, nullptr);
@@ -296,15 +326,32 @@ TEST_F(AuditLogTest, ConcurrentAppendsArePresentExactlyOnce) {
 }
 
 TEST_F(AuditLogTest, WriteErrorsAreReportedAndNeverHang) {
-  if (access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
-  config_.path = "/dev/full";  // every write fails with ENOSPC
   auto log = Open();
   ASSERT_NE(log, nullptr);
+  // Every write past the first bytes fails with EFBIG (SIGXFSZ ignored), as a full disk would.
+  struct sigaction ignore {
+  }, old_action{};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGXFSZ, &ignore, &old_action), 0);
+  rlimit old_limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  rlimit limit = old_limit;
+  limit.rlim_cur = 16;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
   log->Append(Sample("lost"));
   log->Flush();  // returns once the write has failed
   EXPECT_EQ(log->status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(std::string(log->status().message()), HasSubstr("No space left"));
+  EXPECT_THAT(std::string(log->status().message()), HasSubstr("File too large"));
   log->Close();  // gives up instead of retrying forever
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  sigaction(SIGXFSZ, &old_action, nullptr);
+}
+
+TEST_F(AuditLogTest, ALiveSegmentThatIsNotAFileIsRefused) {
+  config_.path = "/dev/null";
+  absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(config_);
+  ASSERT_FALSE(log.ok());
+  EXPECT_THAT(std::string(log.status().message()), HasSubstr("not a regular file"));
 }
 
 TEST_F(AuditLogTest, HmacIsDeterministicWithAKeyFile) {

@@ -202,6 +202,46 @@ TEST_F(ConfigTest, FsyncValues) {
             "interval, never)");
 }
 
+TEST_F(ConfigTest, AuditSegmentsCheckpointsAndSigningKey) {
+  {
+    absl::StatusOr<Config> c = Parse(kMinimal);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->audit.signing_key_file, "");
+    EXPECT_EQ(c->audit.segment_max_bytes, uint64_t{256} << 20);
+    EXPECT_EQ(c->audit.segment_max_age, std::chrono::seconds(86400));
+    EXPECT_EQ(c->audit.checkpoint_every_records, 10000u);
+    EXPECT_EQ(c->audit.checkpoint_interval, std::chrono::milliseconds(10000));
+  }
+  std::ofstream(dir_ + "/audit.key") << "a key";
+  std::string yaml = std::string(kMinimal);
+  yaml.replace(yaml.find("{ path: a.jsonl }"), 17,
+               "{ path: a.jsonl, signing_key_file: audit.key, segment_max_bytes: 1048576,\n"
+               "  segment_max_age_s: 0, checkpoint_every_records: 100,\n"
+               "  checkpoint_interval_ms: 2000 }");
+  absl::StatusOr<Config> c = Parse(yaml);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->audit.signing_key_file, dir_ + "/audit.key");
+  EXPECT_EQ(c->audit.segment_max_bytes, 1048576u);
+  EXPECT_EQ(c->audit.segment_max_age, std::chrono::seconds(0));
+  EXPECT_EQ(c->audit.checkpoint_every_records, 100u);
+  EXPECT_EQ(c->audit.checkpoint_interval, std::chrono::milliseconds(2000));
+
+  const std::string head =
+      "targets: [{name: t, kind: openai, base_url: 'http://h', model: m}]\npolicy: p\n";
+  EXPECT_THAT(Error(head + "audit: { path: a, segment_max_bytes: 100 }\n"),
+              StartsWith("t.yaml:3:38: audit.segment_max_bytes: "));
+  EXPECT_THAT(Error(head + "audit: { path: a, segment_max_age_s: -1 }\n"),
+              StartsWith("t.yaml:3:38: audit.segment_max_age_s: "));
+  EXPECT_THAT(Error(head + "audit: { path: a, checkpoint_every_records: 0 }\n"),
+              StartsWith("t.yaml:3:45: audit.checkpoint_every_records: "));
+  EXPECT_THAT(Error(head + "audit: { path: a, checkpoint_interval_ms: 0 }\n"),
+              StartsWith("t.yaml:3:43: audit.checkpoint_interval_ms: "));
+  EXPECT_THAT(Error(head + "audit: { path: a, signing_key_file: nowhere.key }\n"),
+              StartsWith("t.yaml:3:37: audit.signing_key_file: "));
+  EXPECT_THAT(Error(head + "audit: { path: a, dir: d }\n"),
+              StartsWith("t.yaml:3:19: audit.dir: unknown key"));
+}
+
 TEST_F(ConfigTest, UnknownKeysAreErrors) {
   EXPECT_THAT(Error(std::string(kMinimal) + "listne: 1.2.3.4:5\n"),
               StartsWith("t.yaml:8:1: listne: unknown key (expected one of: listen, tls,"));
