@@ -2,6 +2,10 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <limits>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -138,24 +142,42 @@ absl::StatusOr<Prepared> Exchange::Prepare(const v1::ChatRequest& request) {
   Prepared p;
   content_hmac_ = services_.audit->ContentHmac(DeterministicBytes(request));
 
+  // One snapshot of the policy for assess and decide: its detectors and its rules go together.
+  p.policy = services_.policies->current();
+  if (p.policy == nullptr || p.policy->classifier == nullptr) {  // fail closed
+    return absl::FailedPreconditionError("no active policy with detectors to assess the request");
+  }
   auto t = Clock::now();
-  p.assessment = services_.classifier->Assess(request);
+  p.assessment = p.policy->classifier->Assess(request);
   Stage("assess", t);
   level_ = std::string(classifier::LevelName(p.assessment.level));
   difficulty_ = p.assessment.difficulty;
   for (const auto& f : p.assessment.findings) ++categories_[f.category];
 
   t = Clock::now();
-  p.policy = services_.policies->current();
   p.decision = router::Decide(*p.policy, p.assessment);
   Stage("decide", t);
   policy_hash_ = p.policy->hash;
   rule_id_ = p.decision.rule_id;
   transform_ = std::string(router::TransformName(p.decision.transform));
 
+  // The transform rewrites only the findings above the lowest clearance among the targets the
+  // decision may use, so every one of them is cleared for what passes unchanged; a target
+  // unknown to the config counts as public (the dispatcher refuses it anyway).
+  std::optional<classifier::Level> clearance;
+  for (const std::string& name : p.decision.targets) {
+    classifier::Level c = classifier::Level::kPublic;
+    if (services_.config != nullptr) {
+      for (const TargetConfig& tc : services_.config->targets) {
+        if (tc.name == name) c = tc.clearance;
+      }
+    }
+    clearance = clearance ? std::min(*clearance, c) : c;
+  }
   t = Clock::now();
   p.transformed = request;
-  p.result = router::ApplyTransform(p.decision.transform, p.assessment, &p.transformed);
+  p.result = router::ApplyTransform(p.decision.transform, p.assessment,
+                                    clearance.value_or(classifier::Level::kPublic), &p.transformed);
   Stage("transform", t);
   return p;
 }
@@ -181,6 +203,12 @@ void Exchange::SetUsage(uint32_t prompt_tokens, uint32_t completion_tokens) {
   std::lock_guard<std::mutex> lock(mu_);
   prompt_tokens_ = prompt_tokens;
   completion_tokens_ = completion_tokens;
+}
+
+void Exchange::SetMangledPlaceholders(size_t count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  mangled_placeholders_ =
+      static_cast<uint32_t>(std::min<size_t>(count, std::numeric_limits<uint32_t>::max()));
 }
 
 std::string_view OutcomeOf(const absl::Status& status) {
@@ -229,6 +257,7 @@ void Exchange::Finish(const absl::Status& status, std::string_view outcome) {
   r.status_code = absl::StatusCodeToString(status.code());
   r.prompt_tokens = prompt_tokens_;
   r.completion_tokens = completion_tokens_;
+  r.mangled_placeholders = mangled_placeholders_;
   r.stage_ms = stage_ms_;
   r.total_ms = total * 1e3;
   r.content_hmac = content_hmac_;
@@ -247,9 +276,17 @@ v1::ChatStreamResponse AnswerRestorer::Push(const v1::ChatStreamResponse& delta)
   for (auto& call : *out.mutable_tool_calls()) {
     auto it = arguments_.try_emplace(call.index(), map_).first;
     call.set_arguments(it->second.Push(call.arguments()));
-    call.set_name(router::Restore(*map_, call.name()));
+    router::MangledReport mangled;
+    call.set_name(router::Restore(*map_, call.name(), &mangled));
+    mangled_names_ += mangled.count;
   }
   return out;
+}
+
+size_t AnswerRestorer::mangled() const {
+  size_t n = content_.mangled().count + mangled_names_;
+  for (const auto& [index, restorer] : arguments_) n += restorer.mangled().count;
+  return n;
 }
 
 v1::ChatStreamResponse AnswerRestorer::Finish() {

@@ -48,8 +48,7 @@ class PolicyStore {
 struct Services {
   const Config* config = nullptr;
   const Authenticator* auth = nullptr;
-  const classifier::Classifier* classifier = nullptr;
-  PolicyStore* policies = nullptr;
+  PolicyStore* policies = nullptr;  // the active policy carries the classifier
   TargetRegistry* targets = nullptr;
   AuditLog* audit = nullptr;
   Metrics* metrics = nullptr;
@@ -84,6 +83,8 @@ class Exchange {
   // Fills RouteInfo from the decision and the dispatch trace.
   void FillRoute(const RouteTrace* trace, v1::RouteInfo* out) const;
   void SetUsage(uint32_t prompt_tokens, uint32_t completion_tokens);
+  // Placeholders the answer returned altered (AnswerRestorer::mangled()), for the record.
+  void SetMangledPlaceholders(size_t count);
   void MarkDispatched(const RouteTrace& trace);
 
   // Records the outcome once: metrics and the audit record. Later calls are ignored.
@@ -107,6 +108,7 @@ class Exchange {
   RouteTrace trace_;
   Clock::time_point dispatch_start_{};
   uint32_t prompt_tokens_ = 0, completion_tokens_ = 0;
+  uint32_t mangled_placeholders_ = 0;
   std::map<std::string, double> stage_ms_;
 };
 
@@ -120,11 +122,15 @@ class AnswerRestorer {
   v1::ChatStreamResponse Push(const v1::ChatStreamResponse& delta);
   // What was held back; empty fields when nothing was.
   v1::ChatStreamResponse Finish();
+  // Mangled placeholders (router/transform.h) seen so far in content, tool-call names and
+  // arguments; complete after Finish. A count only: fit for logs and metrics.
+  size_t mangled() const;
 
  private:
   const router::PseudonymMap* map_;
   router::StreamRestorer content_{map_};
   std::map<uint32_t, router::StreamRestorer> arguments_;
+  size_t mangled_names_ = 0;
 };
 
 // Merges deltas into a complete unary answer.

@@ -50,7 +50,6 @@ Clock::time_point DeadlineOf(const grpc::CallbackServerContext* ctx) {
 struct Server::Impl {
   Config config;
   std::unique_ptr<Authenticator> auth;
-  std::unique_ptr<classifier::Classifier> classifier;
   std::unique_ptr<PolicyStore> policies;
   boost::asio::io_context io;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
@@ -179,6 +178,7 @@ class ChatCall : public DispatchSink {
       if (!route_sent_) exchange_->FillRoute(&route, last.mutable_route());
       exchange_->SetUsage(usage_ ? usage_->prompt_tokens() : 0,
                           usage_ ? usage_->completion_tokens() : 0);
+      exchange_->SetMangledPlaceholders(restorer_.mangled());
       emit_(std::move(last));
     }
     exchange_->Finish(status);
@@ -487,7 +487,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
   impl->config = std::move(config);
   const Config& c = impl->config;
   impl->auth = std::make_unique<Authenticator>(c.principals);
-  impl->classifier = classifier::Classifier::CreateDefault();
 
   std::vector<std::unique_ptr<Target>> targets;
   for (const TargetConfig& tc : c.targets) {
@@ -507,9 +506,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
   if (!audit.ok()) return audit.status();
   impl->audit = std::move(*audit);
 
-  impl->services =
-      Services{&impl->config,       impl->auth.get(),  impl->classifier.get(), impl->policies.get(),
-               impl->targets.get(), impl->audit.get(), &impl->metrics};
+  impl->services = Services{&impl->config,       impl->auth.get(),  impl->policies.get(),
+                            impl->targets.get(), impl->audit.get(), &impl->metrics};
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

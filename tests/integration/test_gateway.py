@@ -95,7 +95,17 @@ def test_email_is_pseudonymized_upstream_and_restored(gw, upstream):
     assert r.route.transform == "pseudonymize"
     sent = upstream.stats()["requests"][0]["messages"][0]["content"]
     assert "jane.doe@example.com" not in sent
-    assert sent == "mail [EMAIL_1] now"
+    assert sent == "mail <EMAIL_1> now"
+
+
+def test_mangled_placeholder_passes_unrestored_and_is_audited(gw, upstream):
+    # The echo upstream returns "[EMAIL_1]" as it got it: that is a mangled <EMAIL_1>, which
+    # must not be restored to the address, and the record counts it.
+    r = gw.client().chat([{"role": "user", "content": "mail jane.doe@example.com, not [EMAIL_1]"}])
+    assert r.content == "You said: mail jane.doe@example.com, not [EMAIL_1]"
+    assert gw.audit_records()[-1]["mangled_placeholders"] == 1
+    r = gw.client().chat([{"role": "user", "content": "mail jane.doe@example.com"}])
+    assert gw.audit_records()[-1]["mangled_placeholders"] == 0
 
 
 def test_streamed_answer_restores_placeholders(start_upstream, start_gateway):
