@@ -1,0 +1,253 @@
+"""The `airlock` command line: `airlock classify` and `airlock eval detectors`.
+
+Environment (set by CTest): AIRLOCK_CLI (path of the `airlock` binary).
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+CLI = os.environ.get("AIRLOCK_CLI")
+
+pytestmark = pytest.mark.skipif(not CLI, reason="AIRLOCK_CLI is not set (run through ctest)")
+
+
+def airlock(*args, stdin=b""):
+    return subprocess.run([CLI, *map(str, args)], input=stdin, capture_output=True, timeout=120)
+
+
+def classify_json(data, *args):
+    r = airlock("classify", "--json", *args, stdin=data)
+    assert r.returncode == 0, r.stderr.decode()
+    return json.loads(r.stdout)
+
+
+# ---------------------------------------------------------------------------------------------
+# classify: input forms
+
+
+def test_plain_text_is_one_user_message_and_the_table_masks_values():
+    text = b"Mail jane.doe@example.com and bob@example.org now"
+    r = airlock("classify", stdin=text)
+    assert r.returncode == 0, r.stderr.decode()
+    out = r.stdout.decode()
+    header = out.splitlines()[0].split()
+    assert header == ["LEVEL", "CATEGORY", "DETECTOR", "CONFIDENCE", "LOCATION", "EXCERPT"]
+    rows = [line for line in out.splitlines() if "pii.email" in line]
+    assert len(rows) == 2
+    assert rows[0].startswith("confidential")
+    assert "messages[0].content [5,25)" in rows[0]
+    assert "messages[0].content [30,45)" in rows[1]
+    # The values never appear; their first two characters do, then ***.
+    assert "jane.doe@example.com" not in out and "bob@example.org" not in out
+    assert "Mail ja***" in rows[0] and "bo*** now" in rows[1]
+    assert "\nlevel: confidential\n" in out
+    assert "\nfindings: 2\n" in out
+    assert "\ndifficulty: " in out and "\n  length " in out
+
+
+def test_file_argument_and_dash_read_the_same_request(tmp_path):
+    path = tmp_path / "request.txt"
+    path.write_bytes(b"write to ops@corp.example.com")
+    from_file = airlock("classify", "--json", path)
+    from_stdin = airlock("classify", "--json", "-", stdin=path.read_bytes())
+    assert from_file.returncode == 0 and from_stdin.returncode == 0
+    assert json.loads(from_file.stdout) == json.loads(from_stdin.stdout)
+
+
+def test_json_request_every_field_is_assessed():
+    request = {
+        "messages": [
+            {"role": "system", "content": "You are a mail assistant."},
+            {"role": "USER", "content": "forward it to bob@example.org"},
+            {"role": "ASSISTANT", "tool_calls": [
+                {"id": "c1", "name": "send_mail", "arguments": "{\"to\": \"alice@example.com\"}"}]},
+            {"role": "TOOL", "tool_call_id": "c1", "content": "sent to alice@example.com"},
+        ],
+        "tools": [{"name": "send_mail", "description": "Sends as ops@corp.example.com",
+                   "parameters": "{\"type\": \"object\"}"}],
+    }
+    a = classify_json(json.dumps(request).encode())
+    assert a["level"] == "confidential"
+    locations = [(f["location"], f["begin"], f["end"]) for f in a["findings"]]
+    assert locations == [
+        ("messages[1].content", 14, 29),
+        ("messages[2].tool_calls[0].arguments", 8, 25),
+        ("messages[3].content", 8, 25),
+        ("tools[0].description", 9, 29),
+    ]
+    for f in a["findings"]:
+        assert f["category"] == "pii.email" and f["level"] == "confidential"
+        assert f["detector"] and 0 < f["confidence"] <= 1
+    assert 0 <= a["difficulty"] <= 1
+    assert "length" in a["difficulty_signals"]
+    assert a["estimated_tokens"] > 0
+
+
+def test_json_output_without_findings_prints_every_field():
+    a = classify_json(b"What is the capital of France?")
+    assert a["level"] == "public"
+    assert a["findings"] == []
+    assert set(a) >= {"level", "findings", "difficulty", "difficulty_signals", "estimated_tokens"}
+
+
+def test_table_without_findings_says_so():
+    r = airlock("classify", stdin=b"Nothing to see here.")
+    assert r.returncode == 0
+    assert r.stdout.decode().startswith("no findings\n")
+    assert "\nlevel: public\n" in r.stdout.decode()
+
+
+def test_text_that_merely_starts_with_a_brace_is_json():
+    # The first non-blank byte decides: '{' means JSON, so broken JSON is an error, not text.
+    r = airlock("classify", stdin=b"  \n{ not json at all bob@example.org")
+    assert r.returncode == 2
+    assert b"invalid JSON for a ChatRequest" in r.stderr
+
+
+def test_excerpt_of_control_bytes_and_line_breaks_stays_on_one_line():
+    r = airlock("classify", stdin=b"line one\nmail\tbob@example.org\r\nend\n")
+    assert r.returncode == 0, r.stderr.decode()
+    rows = [line for line in r.stdout.decode().splitlines() if "pii.email" in line]
+    assert len(rows) == 1
+    assert rows[0].endswith("  line one mail bo***  end")
+
+
+# ---------------------------------------------------------------------------------------------
+# classify: bad input -> a clear message on stderr and exit status 2
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", b"empty input"),
+    (b"  \n\t ", b"empty input"),
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00", b"binary input (control byte 0x02 at byte 4)"),
+    (b"text\x00with a NUL", b"binary input (control byte 0x00 at byte 4)"),
+    (b"caf\xc3 au lait", b"binary input (not UTF-8 at byte 3)"),
+    (b"\xed\xa0\x80 surrogate", b"binary input (not UTF-8 at byte 0)"),
+    (b'{"messages": [', b"invalid JSON for a ChatRequest"),
+    (b'{"messages": [{"role": "USER", "contnt": "x"}]}', b"contnt"),
+    (b'{"messages": [{"role": "KING", "content": "x"}]}', b"invalid JSON for a ChatRequest"),
+    (b'{"messages": "not a list"}', b"invalid JSON for a ChatRequest"),
+])
+def test_bad_input_exits_2_with_a_message(data, message):
+    r = airlock("classify", stdin=data)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stdout == b""
+    assert message in r.stderr, r.stderr
+    assert r.stderr.startswith(b"airlock classify: stdin: ")
+
+
+def test_unreadable_file_names_the_path(tmp_path):
+    missing = tmp_path / "missing.json"
+    r = airlock("classify", missing)
+    assert r.returncode == 2
+    assert str(missing).encode() in r.stderr and b"No such file or directory" in r.stderr
+    r = airlock("classify", tmp_path)
+    assert r.returncode == 2
+    assert b"is a directory" in r.stderr
+
+
+def test_deeply_nested_tool_arguments_are_text_not_a_crash():
+    args = "[" * 20000 + "\"x@example.org\"" + "]" * 20000
+    request = {"messages": [{"role": "ASSISTANT",
+                             "tool_calls": [{"id": "c", "name": "f", "arguments": args}]}]}
+    a = classify_json(json.dumps(request).encode())
+    assert [f["location"] for f in a["findings"]] == ["messages[0].tool_calls[0].arguments"]
+
+
+def test_usage_errors_exit_2():
+    assert airlock().returncode == 2
+    assert airlock("frobnicate").returncode == 2
+    r = airlock("classify", "--no-such-flag", stdin=b"x")
+    assert r.returncode == 2 and b"--no-such-flag" in r.stderr
+    assert airlock("--help").returncode == 0
+    assert airlock("classify", "--help").returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# classify --policy: the policy's detectors and level overrides
+
+POLICY = """\
+version: 1
+detectors:
+  - category: custom.project
+    level: restricted
+    terms: [Nightingale, "Project Apollo"]
+  - category: custom.customer_id
+    level: internal
+    pattern: 'CUST-[0-9]{8}'
+levels:
+  pii.email: internal
+rules:
+  - id: restricted-home
+    when: { level_at_least: restricted }
+    then: { route: onprem, fallbacks: [nano] }
+default:
+  route: frontier
+  transform: pseudonymize
+"""
+
+
+def test_policy_detectors_and_levels_apply(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    text = b"Project Apollo: mail bob@example.org about CUST-12345678"
+    a = classify_json(text, "--policy", policy)
+    found = {f["category"]: f["level"] for f in a["findings"]}
+    assert found == {"custom.project": "restricted", "pii.email": "internal",
+                     "custom.customer_id": "internal"}
+    assert a["level"] == "restricted"
+    # Without the policy: only the built-in e-mail, at its own level.
+    plain = classify_json(text)
+    assert [(f["category"], f["level"]) for f in plain["findings"]] == [
+        ("pii.email", "confidential")]
+
+
+def test_invalid_policy_exits_2_naming_file_line_and_column(tmp_path):
+    policy = tmp_path / "bad.yaml"
+    policy.write_text(POLICY.replace("level: internal\n    pattern", "level: secretish\n    pattern"))
+    r = airlock("classify", "--policy", policy, stdin=b"hello")
+    assert r.returncode == 2
+    assert f"{policy}:7:12: detectors[1].level: unknown level".encode() in r.stderr, r.stderr
+    r = airlock("classify", "--policy", tmp_path / "missing.yaml", stdin=b"hello")
+    assert r.returncode == 2
+    assert b"missing.yaml" in r.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# eval detectors
+
+
+def _has_eval():
+    return b"eval" in airlock("--help").stdout
+
+
+def test_eval_detectors_with_a_missing_data_folder_exits_2(tmp_path):
+    if not _has_eval():
+        pytest.skip("this build has no detector evaluation (classifier/eval_*.cc)")
+    r = airlock("eval", "detectors", "--data", tmp_path / "nowhere")
+    assert r.returncode == 2
+    assert b"airlock eval detectors: pii evaluation: " in r.stderr
+    assert b"airlock eval detectors: secrets evaluation: " in r.stderr
+    r = airlock("eval", "detectors", "--only", "nonsense")
+    assert r.returncode == 2
+    assert airlock("eval").returncode == 2
+
+
+def test_eval_detectors_prints_tables_and_goals_and_exits_by_them():
+    if not _has_eval():
+        pytest.skip("this build has no detector evaluation (classifier/eval_*.cc)")
+    source = os.environ.get("AIRLOCK_SOURCE_DIR",
+                            os.path.join(os.path.dirname(__file__), "..", ".."))
+    data = os.path.join(source, "..", "shared", "data")
+    if not os.path.isdir(os.path.join(data, "pii")):
+        pytest.skip(f"no data folder at {data}")
+    r = airlock("eval", "detectors", "--only", "pii", "--data", data)
+    out = r.stdout.decode()
+    assert r.returncode in (0, 1), r.stderr.decode()
+    goals = out.split("\ngoals:\n", 1)[1].splitlines()
+    assert goals and all(g.startswith(("met ", "NOT MET ")) for g in goals)
+    assert all(" pii " in g for g in goals)
+    assert r.returncode == (0 if all(g.startswith("met ") for g in goals) else 1)
+    assert "secrets" not in "\n".join(goals)
