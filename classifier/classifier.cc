@@ -7,6 +7,7 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <utility>
 
@@ -61,6 +62,43 @@ Classifier::Classifier(std::vector<std::unique_ptr<Detector>> detectors,
                        std::vector<LevelOverride> level_overrides)
     : detectors_(std::move(detectors)), overrides_(std::move(level_overrides)) {}
 
+namespace {
+
+// A detector shared by several classifiers.
+class SharedDetector final : public Detector {
+ public:
+  explicit SharedDetector(std::shared_ptr<const Detector> detector)
+      : detector_(std::move(detector)) {}
+  std::string_view name() const override { return detector_->name(); }
+  void Scan(std::string_view text, std::vector<Match>* out) const override {
+    detector_->Scan(text, out);
+  }
+
+ private:
+  std::shared_ptr<const Detector> detector_;
+};
+
+// The built-in PII and secret rules, compiled once per process and shared by every classifier
+// (their prefilter takes a good part of a second to compile; a policy reload should not).
+std::shared_ptr<const Detector> BuiltInPatterns() {
+  static const std::shared_ptr<const Detector> patterns = [] {
+    std::vector<PatternRule> rules = PiiPatternRules();
+    std::vector<PatternRule> secrets = SecretPatternRules();
+    rules.insert(rules.end(), std::make_move_iterator(secrets.begin()),
+                 std::make_move_iterator(secrets.end()));
+    auto created = PatternSetDetector::Create("patterns", std::move(rules));
+    if (!created.ok()) {
+      std::fprintf(stderr, "airlock: the built-in detectors do not compile: %s\n",
+                   std::string(created.status().message()).c_str());
+      std::abort();
+    }
+    return std::shared_ptr<const Detector>(std::move(*created));
+  }();
+  return patterns;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(const ClassifierOptions& options) {
   for (const LevelOverride& o : options.level_overrides) {
     if (absl::Status valid = ValidateCategoryGlob(o.category_glob); !valid.ok()) {
@@ -68,16 +106,13 @@ absl::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(const ClassifierO
           absl::StrCat("level override '", o.category_glob, "': ", valid.message()));
     }
   }
-  std::vector<PatternRule> rules = PiiPatternRules();
-  std::vector<PatternRule> secrets = SecretPatternRules();
-  rules.insert(rules.end(), std::make_move_iterator(secrets.begin()),
-               std::make_move_iterator(secrets.end()));
-  rules.insert(rules.end(), options.custom_patterns.begin(), options.custom_patterns.end());
-
   std::vector<std::unique_ptr<Detector>> detectors;
-  auto patterns = PatternSetDetector::Create("patterns", std::move(rules));
-  if (!patterns.ok()) return patterns.status();
-  detectors.push_back(std::move(*patterns));
+  detectors.push_back(std::make_unique<SharedDetector>(BuiltInPatterns()));
+  if (!options.custom_patterns.empty()) {
+    auto patterns = PatternSetDetector::Create("custom_patterns", options.custom_patterns);
+    if (!patterns.ok()) return patterns.status();
+    detectors.push_back(std::move(*patterns));
+  }
   if (!options.term_lists.empty()) {
     auto terms = TermDetector::Create("terms", options.term_lists);
     if (!terms.ok()) return terms.status();

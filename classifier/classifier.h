@@ -1,9 +1,11 @@
 // Classifier: scans every field of a request with its detectors and produces an Assessment.
 //
 // Construction. Create(options) builds the detector set of a policy:
-//   - one PatternSetDetector ("patterns") holding the built-in PII rules (PiiPatternRules()),
-//     the built-in secret rules (SecretPatternRules()) and options.custom_patterns, so that
-//     one RE2::Set pass over a text covers every pattern;
+//   - one PatternSetDetector ("patterns") holding the built-in PII rules (PiiPatternRules())
+//     and secret rules (SecretPatternRules()), so that one prefilter pass over a text covers
+//     all of them; it is compiled once per process and shared by every classifier;
+//   - one PatternSetDetector ("custom_patterns") for options.custom_patterns, when there are
+//     any;
 //   - one TermDetector ("terms") for options.term_lists, when there are any;
 //   - the PII context detectors (PiiContextDetectors()).
 // CreateDefault() is Create({}): the built-in detectors with their own levels.

@@ -176,11 +176,28 @@ float CodeSignal(std::string_view text) {
   return std::min(1.0f, 0.5f * static_cast<float>(fences) + static_cast<float>(code_lines) / 20);
 }
 
+// Bytes that MathSignal looks at; every other byte (letters, blanks, most punctuation) is
+// skipped with one table lookup.
+constexpr std::array<bool, 256> kMathBytes = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0x80; c < 256; ++c) table[static_cast<size_t>(c)] = true;
+  for (int c = '0'; c <= '9'; ++c) table[static_cast<size_t>(c)] = true;
+  for (unsigned char c : std::string_view("\\$=+*^-/")) table[c] = true;
+  return table;
+}();
+
 float MathSignal(std::string_view t) {
   float weight = 0;
   int numbers = 0;
   uint32_t prev_cp = 0;
   for (size_t i = 0; i < t.size();) {
+    if (!kMathBytes[static_cast<unsigned char>(t[i])]) {
+      // Skip to the next byte of interest; what is skipped is ASCII (never Greek).
+      while (++i < t.size() && !kMathBytes[static_cast<unsigned char>(t[i])]) {
+      }
+      prev_cp = 0;
+      continue;
+    }
     const unsigned char c = static_cast<unsigned char>(t[i]);
     if (c >= 0x80) {
       uint32_t cp = 0;
@@ -239,7 +256,30 @@ float MathSignal(std::string_view t) {
   return std::min(1.0f, weight / 6);
 }
 
-float MultiStepSignal(std::string_view text) {
+namespace {
+
+// What the word lists found in a text, from one scan.
+struct WordCounts {
+  int sequencing = 0;
+  bool step_by_step = false;
+  int reasoning = 0;  // distinct reasoning requests
+};
+
+WordCounts CountWords(std::string_view text) {
+  std::vector<Match> found;
+  Words().Scan(text, &found);
+  WordCounts counts;
+  std::set<std::string_view> distinct;
+  for (const Match& m : found) {
+    if (m.category == kSequencing) ++counts.sequencing;
+    if (m.category == kStepByStep) counts.step_by_step = true;
+    if (std::string_view(m.category).starts_with(kReasoningPrefix)) distinct.insert(m.category);
+  }
+  counts.reasoning = static_cast<int>(distinct.size());
+  return counts;
+}
+
+float MultiStep(std::string_view text, const WordCounts& words) {
   int items = 0;
   ForEachLine(text, [&](std::string_view line) {
     std::string_view s = TrimLeft(line);
@@ -256,31 +296,48 @@ float MultiStepSignal(std::string_view text) {
     }
   });
   if (items < 2) items = 0;
-  std::vector<Match> found;
-  Words().Scan(text, &found);
-  int sequencing = 0;
-  bool step_by_step = false;
-  for (const Match& m : found) {
-    if (m.category == kSequencing) ++sequencing;
-    if (m.category == kStepByStep) step_by_step = true;
-  }
-  return std::min(1.0f, 0.25f * static_cast<float>(items) + 0.2f * static_cast<float>(sequencing) +
-                            (step_by_step ? 0.5f : 0.0f));
+  return std::min(1.0f, 0.25f * static_cast<float>(items) +
+                            0.2f * static_cast<float>(words.sequencing) +
+                            (words.step_by_step ? 0.5f : 0.0f));
 }
 
-float ReasoningSignal(std::string_view text) {
-  std::vector<Match> found;
-  Words().Scan(text, &found);
-  std::set<std::string> distinct;
-  for (const Match& m : found) {
-    if (std::string_view(m.category).starts_with(kReasoningPrefix)) distinct.insert(m.category);
-  }
-  return 1.0f - std::pow(0.5f, static_cast<float>(distinct.size()));
+float Reasoning(const WordCounts& words) {
+  return 1.0f - std::pow(0.5f, static_cast<float>(words.reasoning));
 }
+
+}  // namespace
+
+float MultiStepSignal(std::string_view text) { return MultiStep(text, CountWords(text)); }
+
+float ReasoningSignal(std::string_view text) { return Reasoning(CountWords(text)); }
 
 float LanguagesSignal(std::string_view text) {
   std::array<int, static_cast<size_t>(Script::kCount)> letters{};
+  int ascii_letters = 0;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   for (size_t i = 0; i < text.size();) {
+    // Most text is ASCII: count a block's letters without decoding (a loop the compiler
+    // vectorises) when no byte of it is beyond ASCII.
+    constexpr size_t kBlock = 64;
+    if (i + kBlock <= text.size()) {
+      unsigned high = 0, count = 0;
+      for (size_t k = 0; k < kBlock; ++k) {
+        const unsigned char c = bytes[i + k];
+        high |= c;
+        count += static_cast<unsigned char>((c | 0x20) - 'a') < 26 ? 1u : 0u;
+      }
+      if (high < 0x80) {
+        ascii_letters += static_cast<int>(count);
+        i += kBlock;
+        continue;
+      }
+    }
+    const unsigned char c = bytes[i];
+    if (c < 0x80) {
+      ascii_letters += IsAlpha(c) ? 1 : 0;
+      ++i;
+      continue;
+    }
     uint32_t cp = 0;
     const size_t len = DecodeUtf8(text, i, &cp);
     if (len == 0) {
@@ -290,6 +347,7 @@ float LanguagesSignal(std::string_view text) {
     ++letters[static_cast<size_t>(ScriptOf(cp))];
     i += len;
   }
+  letters[static_cast<size_t>(Script::kLatin)] += ascii_letters;
   int total = 0;
   for (size_t s = 1; s < letters.size(); ++s) total += letters[s];
   if (total == 0) return 0;
@@ -324,8 +382,9 @@ std::map<std::string, float> DifficultySignals(const v1::ChatRequest& request,
   s["tools"] = std::min(1.0f, static_cast<float>(request.tools_size()) / 8);
   s["code"] = CodeSignal(text);
   s["math"] = MathSignal(text);
-  s["multi_step"] = MultiStepSignal(text);
-  s["reasoning"] = ReasoningSignal(text);
+  const WordCounts words = CountWords(text);  // one scan for both word signals
+  s["multi_step"] = MultiStep(text, words);
+  s["reasoning"] = Reasoning(words);
   s["languages"] = LanguagesSignal(text);
   return s;
 }

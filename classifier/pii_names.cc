@@ -1,8 +1,13 @@
 #include "classifier/pii_names.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "absl/container/flat_hash_set.h"
 
 namespace airlock::classifier {
 namespace {
@@ -120,20 +125,16 @@ constexpr std::string_view kNotNames[] = {
 };
 
 template <const auto& kTable>
-bool InSorted(std::string_view word) {
-  // One sorted copy per table, made once (thread-safe static initialisation).
-  static const std::vector<std::string_view> sorted = [] {
-    std::vector<std::string_view> v(std::begin(kTable), std::end(kTable));
-    std::sort(v.begin(), v.end());
-    return v;
-  }();
-  return std::binary_search(sorted.begin(), sorted.end(), word);
+bool InTable(std::string_view word) {
+  // One hash set per table, made once (thread-safe static initialisation).
+  static const absl::flat_hash_set<std::string_view> set(std::begin(kTable), std::end(kTable));
+  return set.contains(word);
 }
 
-bool IsFirstName(std::string_view w) { return InSorted<kFirstNames>(w); }
-bool IsAmbiguous(std::string_view w) { return InSorted<kAmbiguous>(w); }
-bool IsTitle(std::string_view w) { return InSorted<kTitles>(w); }
-bool IsNotName(std::string_view w) { return InSorted<kNotNames>(w); }
+bool IsFirstName(std::string_view w) { return InTable<kFirstNames>(w); }
+bool IsAmbiguous(std::string_view w) { return InTable<kAmbiguous>(w); }
+bool IsTitle(std::string_view w) { return InTable<kTitles>(w); }
+bool IsNotName(std::string_view w) { return InTable<kNotNames>(w); }
 
 bool IsAsciiLetter(unsigned char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 bool IsLetterByte(unsigned char c) { return IsAsciiLetter(c) || c >= 0x80; }
@@ -174,62 +175,105 @@ bool IsLower(char32_t cp) {
 
 struct Word {
   size_t begin = 0;
-  size_t end = 0;
-  std::string lower;     // ASCII-lowered bytes
+  size_t end = 0;        // after a possessive "'s" is taken off
+  size_t raw_end = 0;    // where the word's bytes end (the next word starts after it)
   bool capital = false;  // upper-case letter, then a lower-case one
   bool initial = false;  // one upper-case ASCII letter
+  // The word with ASCII letters lowered, when it has at most kMaxLower bytes (every word of
+  // the tables above does); longer words read as "" and match none.
+  static constexpr size_t kMaxLower = 16;
+  char folded[kMaxLower] = {};
+  uint8_t folded_size = 0;
+
+  std::string_view lower() const { return std::string_view(folded, folded_size); }
 };
 
-std::vector<Word> Words(std::string_view text) {
-  std::vector<Word> words;
-  size_t i = 0;
+// A joiner ('\'' or '-') at text[i] continues a word when a letter byte follows it.
+bool JoinsAt(std::string_view text, size_t i) {
+  return (text[i] == '\'' || text[i] == '-') && i + 1 < text.size() &&
+         IsLetterByte(static_cast<unsigned char>(text[i + 1]));
+}
+
+// Words are maximal runs of letter bytes (ASCII letters and every byte >= 0x80) joined by
+// single joiners: "Jean-Pierre", "O'Neil". Whether text[i] (a letter byte) begins one.
+bool StartsWord(std::string_view text, size_t i) {
+  if (i == 0) return true;
+  const unsigned char p = static_cast<unsigned char>(text[i - 1]);
+  if (IsLetterByte(p)) return false;
+  return !((p == '\'' || p == '-') && i >= 2 &&
+           IsLetterByte(static_cast<unsigned char>(text[i - 2])));
+}
+
+// The word that begins at text[begin] (where StartsWord holds).
+Word ReadWord(std::string_view text, size_t begin) {
+  Word w;
+  w.begin = begin;
+  size_t i = begin;
   while (i < text.size()) {
-    if (!IsLetterByte(static_cast<unsigned char>(text[i]))) {
+    if (IsLetterByte(static_cast<unsigned char>(text[i]))) {
       ++i;
-      continue;
+    } else if (JoinsAt(text, i)) {
+      i += 2;
+    } else {
+      break;
     }
-    Word w;
-    w.begin = i;
-    while (i < text.size()) {
-      const unsigned char c = static_cast<unsigned char>(text[i]);
-      if (IsLetterByte(c)) {
-        ++i;
-      } else if ((c == '\'' || c == '-') && i + 1 < text.size() &&
-                 IsLetterByte(static_cast<unsigned char>(text[i + 1]))) {
-        i += 2;
-      } else {
-        break;
-      }
-    }
-    w.end = i;
-    // A possessive is not part of the name: "Yefremova's" -> "Yefremova".
-    if (w.end - w.begin > 3 && text[w.end - 2] == '\'' && (text[w.end - 1] | 0x20) == 's') {
-      w.end -= 2;
-    }
+  }
+  w.raw_end = w.end = i;
+  // A possessive is not part of the name: "Yefremova's" -> "Yefremova".
+  if (w.end - w.begin > 3 && text[w.end - 2] == '\'' && (text[w.end - 1] | 0x20) == 's') {
+    w.end -= 2;
+  }
+  if (w.end - w.begin <= Word::kMaxLower) {
     for (size_t k = w.begin; k < w.end; ++k) {
       const char c = text[k];
-      w.lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+      w.folded[w.folded_size++] = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
     }
-    size_t n1 = 0, n2 = 0;
-    const char32_t first = Decode(text, w.begin, &n1);
-    if (IsUpper(first)) {
-      if (w.begin + n1 == w.end) {
-        w.initial = first < 0x80;
-      } else {
-        w.capital = IsLower(Decode(text, w.begin + n1, &n2));
-      }
-    }
-    words.push_back(std::move(w));
   }
-  return words;
+  size_t n1 = 0, n2 = 0;
+  const char32_t first = Decode(text, w.begin, &n1);
+  if (IsUpper(first)) {
+    if (w.begin + n1 == w.end) {
+      w.initial = first < 0x80;
+    } else {
+      w.capital = IsLower(Decode(text, w.begin + n1, &n2));
+    }
+  }
+  return w;
 }
+
+// The first word that begins at or after pos, if any.
+std::optional<Word> NextWord(std::string_view text, size_t pos) {
+  while (pos < text.size() && !IsLetterByte(static_cast<unsigned char>(text[pos]))) ++pos;
+  if (pos >= text.size()) return std::nullopt;
+  return ReadWord(text, pos);
+}
+
+// The last word whose bytes end at or before pos (a word start), if any.
+std::optional<Word> PreviousWord(std::string_view text, size_t pos) {
+  while (pos > 0 && !IsLetterByte(static_cast<unsigned char>(text[pos - 1]))) --pos;
+  if (pos == 0) return std::nullopt;
+  size_t begin = pos - 1;  // a letter byte of the word; walk back to its start
+  while (!StartsWord(text, begin)) {
+    begin -= IsLetterByte(static_cast<unsigned char>(text[begin - 1])) ? 1 : 2;
+  }
+  return ReadWord(text, begin);
+}
+
+// First bytes of a capitalised word: A-Z and the UTF-8 lead bytes of the upper-case letters
+// that IsUpper knows (Latin-1, Latin Extended-A, Greek, Cyrillic).
+constexpr std::array<bool, 256> kCapitalLead = [] {
+  std::array<bool, 256> table{};
+  for (int c = 'A'; c <= 'Z'; ++c) table[static_cast<size_t>(c)] = true;
+  for (int c : {0xC3, 0xC4, 0xC5, 0xCE, 0xD0}) table[static_cast<size_t>(c)] = true;
+  return table;
+}();
 
 // The bytes between two words.
 std::string_view Gap(std::string_view text, const Word& a, const Word& b) {
   return text.substr(a.end, b.begin - a.end);
 }
 
-bool IsNameWord(const Word& w) { return w.capital && !IsNotName(w.lower); }
+bool IsNameWord(const Word& w) { return w.capital && !IsNotName(w.lower()); }
 
 // Extends a name from words[k] (a name word): up to three words in all, joined by one space,
 // with middle initials ("Faina D. Yefremova"). Returns the index of the last word.
@@ -259,46 +303,71 @@ Trigger TriggerBefore(std::string_view text, const std::vector<Word>& words, siz
   const Word& p = words[k - 1];
   const std::string_view gap = Gap(text, p, words[k]);
   const bool same_line = gap.find('\n') == std::string_view::npos && gap.size() <= 3;
-  if (IsTitle(p.lower) && same_line && (gap == " " || gap == ". ")) return Trigger::kTitle;
-  if (!same_line && !(gap.size() <= 4 && (p.lower == "regards" || p.lower == "sincerely" ||
-                                          p.lower == "thanks" || p.lower == "cheers"))) {
+  if (IsTitle(p.lower()) && same_line && (gap == " " || gap == ". ")) return Trigger::kTitle;
+  if (!same_line && !(gap.size() <= 4 && (p.lower() == "regards" || p.lower() == "sincerely" ||
+                                          p.lower() == "thanks" || p.lower() == "cheers"))) {
     return Trigger::kNone;
   }
-  if (p.lower == "name" && gap.find(':') != std::string_view::npos) return Trigger::kPhrase;
+  if (p.lower() == "name" && gap.find(':') != std::string_view::npos) return Trigger::kPhrase;
   if (gap.find_first_not_of(" ,:\n") != std::string_view::npos) return Trigger::kNone;
-  if (p.lower == "named" || p.lower == "dear" || p.lower == "signed" || p.lower == "regards" ||
-      p.lower == "sincerely" || p.lower == "cheers" || p.lower == "attn") {
+  if (p.lower() == "named" || p.lower() == "dear" || p.lower() == "signed" ||
+      p.lower() == "regards" || p.lower() == "sincerely" || p.lower() == "cheers" ||
+      p.lower() == "attn") {
     return Trigger::kPhrase;
   }
-  if (p.lower == "is" && k >= 2 && words[k - 2].lower == "name") return Trigger::kPhrase;
+  if (p.lower() == "is" && k >= 2 && words[k - 2].lower() == "name") return Trigger::kPhrase;
   return Trigger::kNone;
 }
 
 }  // namespace
 
 void PersonNameDetector::Scan(std::string_view text, std::vector<Match>* out) const {
-  const std::vector<Word> words = Words(text);
-  for (size_t k = 0; k < words.size(); ++k) {
-    const Word& w = words[k];
+  // Only capitalised words can start a name, so the scan jumps from one to the next and reads
+  // the few words around it: the two before (TriggerBefore) and the three after (ExtendName).
+  std::vector<Word> window;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (!kCapitalLead[static_cast<unsigned char>(text[pos])] || !StartsWord(text, pos)) {
+      ++pos;
+      continue;
+    }
+    const Word w = ReadWord(text, pos);
+    pos = w.raw_end;
     if (!IsNameWord(w)) continue;
-    const Trigger trigger = TriggerBefore(text, words, k);
-    const size_t last = ExtendName(text, words, k);
+    window.clear();
+    if (std::optional<Word> p1 = PreviousWord(text, w.begin)) {
+      if (p1->lower() == "is") {  // TriggerBefore looks for "name is"
+        if (std::optional<Word> p2 = PreviousWord(text, p1->begin)) window.push_back(*p2);
+      }
+      window.push_back(*p1);
+    }
+    const size_t k = window.size();
+    window.push_back(w);
+    const Trigger trigger = TriggerBefore(text, window, k);
+    // Without a trigger only a dictionary first name can start a name.
+    if (trigger == Trigger::kNone && !IsFirstName(w.lower())) continue;
+    for (size_t ahead = 0; ahead < 3; ++ahead) {
+      std::optional<Word> next = NextWord(text, window.back().raw_end);
+      if (!next) break;
+      window.push_back(*next);
+    }
+    const size_t last = ExtendName(text, window, k);
     float confidence = 0;
     if (trigger == Trigger::kTitle) {
       confidence = 0.85f;
     } else if (trigger == Trigger::kPhrase) {
       confidence = 0.8f;
-    } else if (IsFirstName(w.lower)) {
+    } else if (IsFirstName(w.lower())) {
       if (last > k) {
         confidence = 0.75f;
-      } else if (!IsAmbiguous(w.lower)) {
+      } else if (!IsAmbiguous(w.lower())) {
         confidence = 0.5f;
       }
     }
     if (confidence == 0) continue;
-    out->push_back(Match{"pii.person_name", Level::kConfidential, w.begin, words[last].end,
+    out->push_back(Match{"pii.person_name", Level::kConfidential, w.begin, window[last].end,
                          confidence, "person_name"});
-    k = last;
+    pos = window[last].raw_end;
   }
 }
 

@@ -414,6 +414,11 @@ int MonthOf(std::string_view word) {
   return 0;
 }
 
+// A word of 3 to 9 letters that starts like a month (MonthOf accepts it): "Mar", "March",
+// "marzo". Spelled out rather than [a-z]{3,9} so that a prefilter finds it by its literals.
+constexpr std::string_view kMonthWord =
+    "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}";
+
 bool ValidateBirthDate(std::string_view text, Candidate* c) {
   const std::string_view s = text.substr(c->begin, c->end - c->begin);
   if (GluedToNumber(text, c->begin, c->end)) return false;
@@ -507,6 +512,9 @@ PatternRule EmailRule() {
       "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?";
   rule.confidence = 0.95f;
   rule.validate = ValidateEmail;
+  // Every match has a local-part character, '@' and a label's first character in a row; the
+  // prefilter looks for that instead of tracking the open-ended local part through prose.
+  rule.prefilter = "[A-Za-z0-9._%+-]@[A-Za-z0-9]";
   return rule;
 }
 
@@ -529,6 +537,7 @@ std::vector<PatternRule> PiiPatternRules() {
       R"((?:\+\d{1,3}[ .-]?(?:\(0\)[ .-]?)?|\(\d{1,5}\)[ .-]?|\b)\d[\d .-]{4,20}\d)"
       R"((?:(?: ?(?:x|ext\.?|extension) ?)\d{1,6})?\b)",
       ValidatePhone);
+  rules.back().prefilter = R"(\d[\d .-]{4,20}\d)";  // the part every match has
   add("credit_card", "pii.credit_card", Level::kRestricted, R"(\b\d(?:[ -]?\d){11,18}\b)",
       ValidateCard);
   add("iban", "pii.iban", Level::kRestricted,
@@ -545,9 +554,10 @@ std::vector<PatternRule> PiiPatternRules() {
       R"(\b[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\b)",
       ValidateMac);
   add("date_of_birth", "pii.date_of_birth", Level::kConfidential,
-      R"(\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b|\b\d{4}[/.-]\d{1,2}[/.-]\d{1,2}\b|)"
-      R"(\b\d{1,2}(?:st|nd|rd|th)? (?:of )?[a-z]{3,9}\.?,? \d{4}\b|)"
-      R"(\b[a-z]{3,9}\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4}\b)",
+      std::string(R"(\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b|)") +
+          R"(\b\d{4}[/.-]\d{1,2}[/.-]\d{1,2}\b|)" + R"(\b\d{1,2}(?:st|nd|rd|th)? (?:of )?)" +
+          std::string(kMonthWord) + R"(\.?,? \d{4}\b|)" + R"(\b)" + std::string(kMonthWord) +
+          R"(\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4}\b)",
       ValidateBirthDate, /*case_insensitive=*/true);
   add("street_address", "pii.street_address", Level::kConfidential, StreetPattern(),
       [](std::string_view, Candidate* c) {

@@ -75,7 +75,11 @@ struct TermDetector::Automaton {
   bool fold = false;
   std::array<uint8_t, 256> cls{};  // byte -> class; 0 for bytes no term uses
   uint32_t nclasses = 1;
-  // Dense: delta[state * nclasses + class] is the next state (failure links folded in).
+  uint32_t max_length = 0;  // of a term, in bytes
+  // Dense: delta[state * nclasses + class] is the next state (failure links folded in), stored
+  // as that state's row offset (state * nclasses) with kReports set when reports[state]: the
+  // scan then follows one load and one mask per byte.
+  static constexpr uint32_t kReports = uint32_t{1} << 31;
   std::vector<uint32_t> delta;
   // Sparse (when dense would be too big): children of s are edges[first[s] .. first[s+1]),
   // sorted by class; fail[s] is the state of the longest proper suffix in the trie.
@@ -87,9 +91,11 @@ struct TermDetector::Automaton {
   std::vector<uint32_t> out_first;
   std::vector<Output> outputs;
   std::vector<uint32_t> dict;
+  // reports[s]: whether state s or a suffix of it has outputs (one lookup per byte in Scan).
+  std::vector<uint8_t> reports;
 
+  // The next state on the sparse automaton (Scan reads delta directly when it is dense).
   uint32_t Next(uint32_t s, uint8_t c) const {
-    if (!delta.empty()) return delta[size_t{s} * nclasses + c];
     while (true) {
       auto begin = edges.begin() + first[s];
       auto end = edges.begin() + first[s + 1];
@@ -190,6 +196,7 @@ absl::StatusOr<std::unique_ptr<TermDetector>> TermDetector::Create(std::string n
       if (dup) continue;
       Automaton::Output out;
       out.length = static_cast<uint32_t>(p.bytes.size());
+      a->max_length = std::max(a->max_length, out.length);
       out.list = p.list;
       out.need_left = l.word_boundary && WordAt(p.bytes, 0);
       out.need_right = l.word_boundary && WordBefore(p.bytes, p.bytes.size());
@@ -250,6 +257,13 @@ absl::StatusOr<std::unique_ptr<TermDetector>> TermDetector::Create(std::string n
         queue.push_back(t);
       }
     }
+    a->reports.resize(states);
+    for (uint32_t s = 0; s < states; ++s) a->reports[s] = has_output(s) || a->dict[s] != 0;
+    if (dense) {  // states as row offsets (< 2^24 entries by kMaxDenseBytes), flagged
+      for (uint32_t& t : a->delta) {
+        t = t * static_cast<uint32_t>(nclasses) | (a->reports[t] ? Automaton::kReports : 0);
+      }
+    }
     if (!dense) {
       a->first.assign(states + 1, 0);
       for (size_t s = 0; s < states; ++s) {
@@ -275,6 +289,45 @@ bool TermDetector::dense() const {
   return true;
 }
 
+// Runs the dense automaton over text, calling report(end, state) where terms may end. Each
+// step is one load that depends on the previous one, so the text is cut into kLanes pieces
+// walked side by side for the CPU to overlap their loads. A lane starts max_length bytes
+// before its piece, so that its state is the true one by the time it reaches the piece, and
+// reports only the ends inside its piece.
+template <size_t kLanes, typename Report>
+void ScanDense(const TermDetector::Automaton& a, std::string_view text, Report& report) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  const uint8_t* cls = a.cls.data();
+  const uint32_t* delta = a.delta.data();
+  constexpr uint32_t kFlag = TermDetector::Automaton::kReports;
+  const size_t n = text.size();
+  size_t start[kLanes], from[kLanes], stop[kLanes];
+  uint32_t row[kLanes];
+  size_t lockstep = n;
+  for (size_t l = 0; l < kLanes; ++l) {
+    from[l] = n / kLanes * l;
+    stop[l] = l + 1 == kLanes ? n : n / kLanes * (l + 1);
+    start[l] = from[l] - std::min<size_t>(from[l], a.max_length);
+    row[l] = 0;
+    lockstep = std::min(lockstep, stop[l] - start[l]);
+  }
+  // One step of lane l at text position p; kept inline so that the lanes' states stay in
+  // registers.
+  auto step = [&](size_t l, size_t p) __attribute__((always_inline)) {
+    row[l] = delta[(row[l] & ~kFlag) + cls[bytes[p]]];
+    if ((row[l] & kFlag) && p >= from[l]) [[unlikely]] {
+      report(p + 1, (row[l] & ~kFlag) / a.nclasses);
+    }
+  };
+  for (size_t k = 0; k < lockstep; ++k) {
+#pragma GCC unroll 4
+    for (size_t l = 0; l < kLanes; ++l) step(l, start[l] + k);
+  }
+  for (size_t l = 0; l < kLanes; ++l) {
+    for (size_t p = start[l] + lockstep; p < stop[l]; ++p) step(l, p);
+  }
+}
+
 void TermDetector::Scan(std::string_view text, std::vector<Match>* out) const {
   struct Hit {
     size_t begin, end;
@@ -283,13 +336,9 @@ void TermDetector::Scan(std::string_view text, std::vector<Match>* out) const {
   std::vector<Hit> hits;
   for (const Automaton* a : {sensitive_.get(), insensitive_.get()}) {
     if (a == nullptr) continue;
-    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-    uint32_t s = 0;
-    for (size_t i = 0; i < text.size(); ++i) {
-      s = a->Next(s, a->cls[bytes[i]]);
+    // The terms that end at `end` in state s (or a suffix of it): the best list for each span.
+    auto report = [&](size_t end, uint32_t s) {
       uint32_t o = a->out_first[s] != a->out_first[s + 1] ? s : a->dict[s];
-      if (o == 0) continue;
-      const size_t end = i + 1;
       int right_word = -1;  // computed once per end, when a term needs it
       for (; o != 0; o = a->dict[o]) {
         for (uint32_t k = a->out_first[o]; k < a->out_first[o + 1]; ++k) {
@@ -301,8 +350,25 @@ void TermDetector::Scan(std::string_view text, std::vector<Match>* out) const {
           }
           if (out_k.need_left && WordBefore(text, begin)) continue;
           hits.push_back(Hit{begin, end, out_k.list});
-          break;  // the best list for this span; the others would lose to it
+          break;  // the other lists would lose to it
         }
+      }
+    };
+    if (!a->delta.empty()) {  // the common case: one dependent load per byte
+      // Lanes pay off once each piece is long against the overlap a lane rescans.
+      const size_t n = text.size(), overlap = a->max_length;
+      if (n >= std::max<size_t>(256, 16 * overlap)) {
+        ScanDense<4>(*a, text, report);
+      } else if (n >= std::max<size_t>(64, 8 * overlap)) {
+        ScanDense<2>(*a, text, report);
+      } else {
+        ScanDense<1>(*a, text, report);
+      }
+    } else {
+      uint32_t s = 0;
+      for (size_t i = 0; i < text.size(); ++i) {
+        s = a->Next(s, a->cls[static_cast<unsigned char>(text[i])]);
+        if (a->reports[s]) report(i + 1, s);
       }
     }
   }

@@ -79,8 +79,10 @@ class TermDetector : public Detector {
   // benchmarks.
   bool dense() const;
 
+ public:
+  struct Automaton;  // the compiled dictionary; opaque, defined in term_detector.cc
+
  private:
-  struct Automaton;
   TermDetector(std::string name, std::vector<TermList> lists);
 
   std::string name_;

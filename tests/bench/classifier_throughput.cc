@@ -1,8 +1,8 @@
 // bench_classifier_throughput: how fast Classifier::Assess is on typical requests, by request
 // size and by number of custom terms in the policy.
 //
-//   bench_classifier_throughput [--sizes 1,8,64] [--terms 0,200,5000] [--duration-s 1]
-//                               [--warmup-s 0.2]
+//   bench_classifier_throughput [--kinds prose,typical] [--sizes 1,8,64] [--terms 0,200,5000]
+//                               [--duration-s 1] [--warmup-s 0.2]
 //
 // For each kind of text (see below), size (KiB) and number of custom terms, one thread calls
 // Assess on the same request over and over for the duration (after a warm-up that is not
@@ -230,12 +230,22 @@ bool ParseList(const char* s, std::vector<size_t>* out) {
 
 int main(int argc, char** argv) {
   std::vector<size_t> sizes = {1, 8, 64}, term_counts = {0, 200, 5000};
+  std::vector<std::string> kinds = {"prose", "typical"};
   double duration_s = 1.0, warmup_s = 0.2;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
     bool ok = value != nullptr;
-    if (arg == "--sizes" && ok) {
+    if (arg == "--kinds" && ok) {
+      kinds.clear();
+      for (std::string_view rest = value; ok && !rest.empty();) {
+        const size_t comma = std::min(rest.find(','), rest.size());
+        kinds.emplace_back(rest.substr(0, comma));
+        ok = kinds.back() == "prose" || kinds.back() == "typical";
+        rest.remove_prefix(std::min(comma + 1, rest.size()));
+      }
+      ok = ok && !kinds.empty();
+    } else if (arg == "--sizes" && ok) {
       ok = ParseList(value, &sizes);
     } else if (arg == "--terms" && ok) {
       ok = ParseList(value, &term_counts);
@@ -250,8 +260,8 @@ int main(int argc, char** argv) {
     }
     if (!ok) {
       std::fprintf(stderr,
-                   "usage: %s [--sizes 1,8,64] [--terms 0,200,5000] [--duration-s 1] "
-                   "[--warmup-s 0.2]\n",
+                   "usage: %s [--kinds prose,typical] [--sizes 1,8,64] [--terms 0,200,5000] "
+                   "[--duration-s 1] [--warmup-s 0.2]\n",
                    argv[0]);
       return 2;
     }
@@ -281,9 +291,9 @@ int main(int argc, char** argv) {
     char note[128];
     std::snprintf(note, sizeof note, "Classifier::Create with %zu terms: %.1f ms", terms, build_ms);
     notes.push_back(note);
-    for (const char* kind : {"prose", "typical"}) {
+    for (const std::string& kind : kinds) {
       for (size_t kib : sizes) {
-        std::fprintf(stderr, "measuring %s %zu KiB, %zu terms...\n", kind, kib, terms);
+        std::fprintf(stderr, "measuring %s %zu KiB, %zu terms...\n", kind.c_str(), kib, terms);
         const v1::ChatRequest request = Request(kib * 1024, kind[0] == 't', terms);
         Row row = Measure(**classifier, request, warmup_s, duration_s);
         row.kind = kind;

@@ -1,8 +1,15 @@
 #include "classifier/pattern_set.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "classifier/pii_rules.h"
+#include "classifier/secret_rules.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -83,7 +90,7 @@ TEST(PatternSetDetector, CaseInsensitiveRulesAndBytesThatAreNotUtf8) {
   auto d = PatternSetDetector::Create("t", std::move(rules));
   ASSERT_TRUE(d.ok());
   const std::string text = std::string("\xff\xfe Project APOLLO \xc3(KEY-1234\x80", 29);
-  EXPECT_THAT(Found(**d, text), ElementsAre("key:KEY-1234", "code:Project APOLLO"));
+  EXPECT_THAT(Found(**d, text), ElementsAre("code:Project APOLLO", "key:KEY-1234"));  // rule order
 }
 
 TEST(PatternSetDetector, BadPatternNamesTheRule) {
@@ -103,6 +110,82 @@ TEST(PatternSetDetector, EmptyMatchesDoNotLoopForever) {
   auto d = PatternSetDetector::Create("t", std::move(rules));
   ASSERT_TRUE(d.ok());
   EXPECT_THAT(Found(**d, "ab xx c"), ElementsAre("maybe:xx"));
+}
+
+TEST(PatternSetDetector, WhitespaceEscapesMatchAsInRe2) {
+  // RE2's \s is [\t\n\f\r ] and its \v the byte 0x0B; Hyperscan's differ, so the prefilter
+  // must not drop what RE2 matches.
+  std::vector<PatternRule> rules;
+  rules.push_back(Rule("not_space", R"(key=\S+)"));
+  rules.push_back(Rule("not_space_class", R"(a[^\s]b)"));
+  rules.push_back(Rule("space", R"(c\sd)"));
+  rules.push_back(Rule("vtab", R"(e\vf)"));
+  auto d = PatternSetDetector::Create("t", std::move(rules));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ((*d)->prefiltered(), 4u);
+  EXPECT_THAT(Found(**d, "key=\v1"), ElementsAre("not_space:key=\v1"));
+  EXPECT_THAT(Found(**d, "a\vb"), ElementsAre("not_space_class:a\vb"));
+  EXPECT_THAT(Found(**d, "c\vd c\td"), ElementsAre("space:c\td"));
+  EXPECT_THAT(Found(**d, "e\vf e\nf"), ElementsAre("vtab:e\vf"));
+}
+
+TEST(PatternSetDetector, CaseFoldingBeyondAsciiStaysWithRe2) {
+  // RE2 in Latin-1 mode folds \xe9 (e acute) and \xc9 (E acute); Hyperscan would not.
+  std::vector<PatternRule> rules;
+  PatternRule latin = Rule("latin", R"(caf\xe9)");
+  latin.case_insensitive = true;
+  rules.push_back(latin);
+  rules.push_back(Rule("inline", "(?i)na\xefve"));
+  rules.push_back(Rule("plain", R"(caf\xe9)"));  // no folding: Hyperscan reads it like RE2
+  auto d = PatternSetDetector::Create("t", std::move(rules));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ((*d)->prefiltered(), 1u);
+  EXPECT_THAT(Found(**d, "CAF\xc9"), ElementsAre("latin:CAF\xc9"));
+  EXPECT_THAT(Found(**d, "NA\xcfVE"), ElementsAre("inline:NA\xcfVE"));
+  EXPECT_THAT(Found(**d, "caf\xe9"), ElementsAre("latin:caf\xe9", "plain:caf\xe9"));
+}
+
+TEST(PatternSetDetector, BuiltInRulesAreMostlyPrefilteredAndAgreeWithScanningEveryRule) {
+  std::vector<PatternRule> rules = PiiPatternRules();
+  for (PatternRule& r : SecretPatternRules()) rules.push_back(std::move(r));
+  const size_t n = rules.size();
+  auto d = PatternSetDetector::Create("builtin", std::move(rules));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_GE((*d)->prefiltered() * 10, n * 9) << "most rules should be in the fast prefilter";
+  // Every file of the scanner's fuzz corpus and of the ordinary-text samples, whole and line by
+  // line.
+  const std::filesystem::path root =
+      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  size_t texts = 0, matches = 0;
+  for (const char* dir : {"fuzz/corpus/scan_fuzz", "data/classifier/ordinary"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(root / dir)) {
+      std::ifstream in(entry.path(), std::ios::binary);
+      const std::string whole((std::istreambuf_iterator<char>(in)), {});
+      std::vector<std::string> pieces = {whole};
+      for (size_t start = 0; start < whole.size();) {
+        const size_t nl = std::min(whole.find('\n', start), whole.size());
+        pieces.push_back(whole.substr(start, nl - start));
+        start = nl + 1;
+      }
+      for (const std::string& text : pieces) {
+        std::vector<Match> fast, slow;
+        (*d)->Scan(text, &fast);
+        (*d)->ScanEveryRule(text, &slow);
+        auto key = [](const Match& m) { return std::tie(m.begin, m.end, m.detector); };
+        auto by_key = [&](const Match& x, const Match& y) { return key(x) < key(y); };
+        std::sort(fast.begin(), fast.end(), by_key);
+        std::sort(slow.begin(), slow.end(), by_key);
+        ASSERT_EQ(fast.size(), slow.size()) << entry.path() << ": " << text.substr(0, 200);
+        for (size_t k = 0; k < fast.size(); ++k) {
+          EXPECT_TRUE(key(fast[k]) == key(slow[k])) << entry.path();
+        }
+        ++texts;
+        matches += slow.size();
+      }
+    }
+  }
+  EXPECT_GT(texts, 100u);
+  EXPECT_GT(matches, 50u) << "the corpus should exercise the rules";
 }
 
 }  // namespace

@@ -280,6 +280,28 @@ TEST(TermDetector, AgreesWithTheReferenceOnFiveThousandOverlappingTerms) {
   }
 }
 
+TEST(TermDetector, LongTextsScannedInTwoHalvesLoseAndRepeatNoTermAtTheMiddle) {
+  // Longer texts are scanned as two or four pieces side by side; place terms of several
+  // lengths at every offset around the middles, overlapping them or not.
+  const std::vector<TermList> lists = {List("c.a", {"ab", "abcdefgh", "cd ef", "x"})};
+  auto d = Make(lists);
+  ASSERT_NE(d, nullptr);
+  for (size_t n : {63u, 64u, 65u, 130u, 255u, 256u, 257u, 1031u, 4096u}) {
+    for (size_t middle : {n / 4, n / 2, n / 4 * 2, n / 4 * 3}) {
+      for (const std::string term : {"ab", "abcdefgh", "cd ef", "x"}) {
+        for (size_t at = middle - std::min<size_t>(middle, 10);
+             at <= middle + 3 && at + term.size() <= n; ++at) {
+          std::string text(n, '.');
+          text.replace(at, term.size(), term);
+          text.replace(3, 2, "ab");
+          text.replace(n - 3, 1, "x");
+          EXPECT_EQ(Found(*d, text), Reference(lists, text)) << n << " " << term << " at " << at;
+        }
+      }
+    }
+  }
+}
+
 TEST(TermDetector, VeryLargeDictionaryUsesTheCompactAutomatonWithTheSameResults) {
   // 60,000 terms over ~90 distinct bytes: the dense table would exceed its budget.
   std::mt19937 rng(7);
