@@ -296,35 +296,45 @@ bool TermDetector::dense() const {
 // reports only the ends inside its piece.
 template <size_t kLanes, typename Report>
 void ScanDense(const TermDetector::Automaton& a, std::string_view text, Report& report) {
+  static_assert(kLanes == 1 || kLanes == 2 || kLanes == 4);
   const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   const uint8_t* cls = a.cls.data();
   const uint32_t* delta = a.delta.data();
   constexpr uint32_t kFlag = TermDetector::Automaton::kReports;
   const size_t n = text.size();
   size_t start[kLanes], from[kLanes], stop[kLanes];
-  uint32_t row[kLanes];
   size_t lockstep = n;
   for (size_t l = 0; l < kLanes; ++l) {
     from[l] = n / kLanes * l;
     stop[l] = l + 1 == kLanes ? n : n / kLanes * (l + 1);
     start[l] = from[l] - std::min<size_t>(from[l], a.max_length);
-    row[l] = 0;
     lockstep = std::min(lockstep, stop[l] - start[l]);
   }
-  // One step of lane l at text position p; kept inline so that the lanes' states stay in
-  // registers.
-  auto step = [&](size_t l, size_t p) __attribute__((always_inline)) {
-    row[l] = delta[(row[l] & ~kFlag) + cls[bytes[p]]];
-    if ((row[l] & kFlag) && p >= from[l]) [[unlikely]] {
-      report(p + 1, (row[l] & ~kFlag) / a.nclasses);
+  // One step of a lane at text position p. The lanes' states are separate scalars (not an
+  // array) so that they stay in registers: the chain of loads must not go through memory.
+  auto step = [&](uint32_t & row, size_t l, size_t p) __attribute__((always_inline)) {
+    row = delta[(row & ~kFlag) + cls[bytes[p]]];
+    if ((row & kFlag) && p >= from[l]) [[unlikely]] {
+      report(p + 1, (row & ~kFlag) / a.nclasses);
     }
   };
+  uint32_t r0 = 0, r1 = 0, r2 = 0, r3 = 0;
   for (size_t k = 0; k < lockstep; ++k) {
-#pragma GCC unroll 4
-    for (size_t l = 0; l < kLanes; ++l) step(l, start[l] + k);
+    step(r0, 0, start[0] + k);
+    if constexpr (kLanes >= 2) step(r1, 1, start[1] + k);
+    if constexpr (kLanes >= 4) {
+      step(r2, 2, start[2] + k);
+      step(r3, 3, start[3] + k);
+    }
   }
-  for (size_t l = 0; l < kLanes; ++l) {
-    for (size_t p = start[l] + lockstep; p < stop[l]; ++p) step(l, p);
+  auto finish = [&](uint32_t & row, size_t l) __attribute__((always_inline)) {
+    for (size_t p = start[l] + lockstep; p < stop[l]; ++p) step(row, l, p);
+  };
+  finish(r0, 0);
+  if constexpr (kLanes >= 2) finish(r1, 1);
+  if constexpr (kLanes >= 4) {
+    finish(r2, 2);
+    finish(r3, 3);
   }
 }
 
