@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <memory>
-#include <set>
 #include <vector>
 
 #include "classifier/classifier.h"
@@ -46,6 +46,10 @@ std::string_view TrimRight(std::string_view s) {
 constexpr std::string_view kSequencing = "difficulty.sequencing";
 constexpr std::string_view kStepByStep = "difficulty.step_by_step";
 constexpr std::string_view kReasoningPrefix = "difficulty.reasoning.";
+// Their positions among the lists given to the TermDetector (TermDetector::Hit::list).
+constexpr uint32_t kSequencingList = 0;
+constexpr uint32_t kStepByStepList = 1;
+constexpr uint32_t kFirstReasoningList = 2;  // then one list per reasoning request
 
 const TermDetector& Words() {
   static const TermDetector* words = [] {
@@ -77,6 +81,7 @@ const TermDetector& Words() {
         {"reason", "reasoning"},
         {"implications", "implication"},
     };
+    if (reasoning.size() > 64) std::abort();  // CountWords keeps them in a 64-bit set
     for (size_t i = 0; i < reasoning.size(); ++i) {
       lists.push_back(TermList{std::string(kReasoningPrefix) + std::to_string(i), Level::kPublic,
                                reasoning[i]});
@@ -266,16 +271,16 @@ struct WordCounts {
 };
 
 WordCounts CountWords(std::string_view text) {
-  std::vector<Match> found;
-  Words().Scan(text, &found);
+  std::vector<TermDetector::Hit> found;
+  Words().Find(text, &found);
   WordCounts counts;
-  std::set<std::string_view> distinct;
-  for (const Match& m : found) {
-    if (m.category == kSequencing) ++counts.sequencing;
-    if (m.category == kStepByStep) counts.step_by_step = true;
-    if (std::string_view(m.category).starts_with(kReasoningPrefix)) distinct.insert(m.category);
+  uint64_t reasoning = 0;  // bit i: reasoning list i was found
+  for (const TermDetector::Hit& h : found) {
+    if (h.list == kSequencingList) ++counts.sequencing;
+    if (h.list == kStepByStepList) counts.step_by_step = true;
+    if (h.list >= kFirstReasoningList) reasoning |= uint64_t{1} << (h.list - kFirstReasoningList);
   }
-  counts.reasoning = static_cast<int>(distinct.size());
+  counts.reasoning = std::popcount(reasoning);
   return counts;
 }
 

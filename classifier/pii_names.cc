@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "absl/container/flat_hash_set.h"
 
 namespace airlock::classifier {
 namespace {
@@ -124,10 +124,60 @@ constexpr std::string_view kNotNames[] = {
     "with",     "yes",       "you",      "your",
 };
 
+// A set of short words (at most 16 bytes, none of them 0x00), looked up with one multiply hash
+// of the word's bytes padded with zeros: cheaper than a general hash set for the few lookups
+// per capitalised word.
+class ShortWordSet {
+ public:
+  template <size_t N>
+  explicit ShortWordSet(const std::string_view (&words)[N]) {
+    size_t size = 16;
+    while (size < 2 * N) size *= 2;
+    slots_.assign(size, Key{});
+    shift_ = 64 - std::countr_zero(size);
+    for (std::string_view w : words) {
+      const Key k = Pack(w);
+      size_t i = Slot(k);
+      while (!slots_[i].empty() && !(slots_[i] == k)) i = (i + 1) & (slots_.size() - 1);
+      slots_[i] = k;
+    }
+  }
+
+  bool contains(std::string_view word) const {
+    if (word.empty() || word.size() > 16) return false;
+    const Key k = Pack(word);
+    for (size_t i = Slot(k);; i = (i + 1) & (slots_.size() - 1)) {
+      if (slots_[i] == k) return true;
+      if (slots_[i].empty()) return false;
+    }
+  }
+
+ private:
+  struct Key {
+    uint64_t a = 0, b = 0;
+    bool empty() const { return a == 0 && b == 0; }
+    bool operator==(const Key&) const = default;
+  };
+  static Key Pack(std::string_view w) {
+    char bytes[16] = {};
+    std::memcpy(bytes, w.data(), std::min<size_t>(w.size(), 16));
+    Key k;
+    std::memcpy(&k.a, bytes, 8);
+    std::memcpy(&k.b, bytes + 8, 8);
+    return k;
+  }
+  size_t Slot(const Key& k) const {
+    return static_cast<size_t>((k.a * 0x9E3779B97F4A7C15ULL ^ k.b * 0xC2B2AE3D27D4EB4FULL) >>
+                               shift_);
+  }
+
+  std::vector<Key> slots_;
+  int shift_ = 0;
+};
+
 template <const auto& kTable>
 bool InTable(std::string_view word) {
-  // One hash set per table, made once (thread-safe static initialisation).
-  static const absl::flat_hash_set<std::string_view> set(std::begin(kTable), std::end(kTable));
+  static const ShortWordSet set(kTable);  // made once (thread-safe static initialisation)
   return set.contains(word);
 }
 
@@ -325,6 +375,7 @@ void PersonNameDetector::Scan(std::string_view text, std::vector<Match>* out) co
   // Only capitalised words can start a name, so the scan jumps from one to the next and reads
   // the few words around it: the two before (TriggerBefore) and the three after (ExtendName).
   std::vector<Word> window;
+  window.reserve(6);  // two words before, the name word, three after
   size_t pos = 0;
   while (pos < text.size()) {
     if (!kCapitalLead[static_cast<unsigned char>(text[pos])] || !StartsWord(text, pos)) {

@@ -338,11 +338,8 @@ void ScanDense(const TermDetector::Automaton& a, std::string_view text, Report& 
   }
 }
 
-void TermDetector::Scan(std::string_view text, std::vector<Match>* out) const {
-  struct Hit {
-    size_t begin, end;
-    uint32_t list;
-  };
+void TermDetector::Find(std::string_view text, std::vector<Hit>* kept) const {
+  kept->clear();
   std::vector<Hit> hits;
   for (const Automaton* a : {sensitive_.get(), insensitive_.get()}) {
     if (a == nullptr) continue;
@@ -367,9 +364,9 @@ void TermDetector::Scan(std::string_view text, std::vector<Match>* out) const {
     if (!a->delta.empty()) {  // the common case: one dependent load per byte
       // Lanes pay off once each piece is long against the overlap a lane rescans.
       const size_t n = text.size(), overlap = a->max_length;
-      if (n >= std::max<size_t>(256, 16 * overlap)) {
+      if (n >= std::max<size_t>(128, 8 * overlap)) {
         ScanDense<4>(*a, text, report);
-      } else if (n >= std::max<size_t>(64, 8 * overlap)) {
+      } else if (n >= std::max<size_t>(64, 4 * overlap)) {
         ScanDense<2>(*a, text, report);
       } else {
         ScanDense<1>(*a, text, report);
@@ -394,6 +391,14 @@ void TermDetector::Scan(std::string_view text, std::vector<Match>* out) const {
   for (const Hit& h : hits) {
     if (h.begin < last_end) continue;
     last_end = h.end;
+    kept->push_back(h);
+  }
+}
+
+void TermDetector::Scan(std::string_view text, std::vector<Match>* out) const {
+  std::vector<Hit> hits;
+  Find(text, &hits);
+  for (const Hit& h : hits) {
     const TermList& l = lists_[h.list];
     out->push_back(Match{l.category, l.level, h.begin, h.end, 1.0f, l.name});
   }

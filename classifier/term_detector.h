@@ -72,6 +72,14 @@ class TermDetector : public Detector {
   // the list's name.
   void Scan(std::string_view text, std::vector<Match>* out) const override;
 
+  // The same matches as Scan, without building Matches: the list index (into the lists given
+  // to Create) and the span of each. Replaces *hits.
+  struct Hit {
+    size_t begin = 0, end = 0;
+    uint32_t list = 0;
+  };
+  void Find(std::string_view text, std::vector<Hit>* hits) const;
+
   size_t lists() const { return lists_.size(); }
   size_t terms() const { return terms_; }  // distinct (list, term) pairs after folding
   // Whether every automaton has its dense transition table (one lookup per byte); a very large
