@@ -388,7 +388,9 @@ class GatewayService final : public v1::Gateway::CallbackService {
       exchange.FillRoute(&trace, response->mutable_route());
       response->set_denied(d.deny);
       response->set_denial(d.deny_message);
-      std::string explanation = d.explanation;
+      // The same policy snapshot and assessment give the same decision, now with its reasons.
+      std::string explanation =
+          router::Explain(*prepared->policy, prepared->assessment).explanation;
       if (!d.deny && trace.target.empty()) {
         absl::StrAppend(&explanation, "\nno target is cleared for ",
                         std::string(classifier::LevelName(prepared->result.remaining_level)),

@@ -591,26 +591,25 @@ absl::StatusOr<std::shared_ptr<const Policy>> LoadPolicy(
   return ParsePolicy(bytes.str(), path, known_targets);
 }
 
-Decision Decide(const Policy& policy, const classifier::Assessment& assessment) {
-  Decision d;
-  d.policy_hash = policy.hash;
-  std::vector<std::string> lines;
-  const Rule* chosen = nullptr;
+namespace {
+
+// The first rule whose `when` holds at the level, else the default rule.
+const Rule& FirstMatch(const Policy& policy, Level level) {
   for (const Rule& rule : policy.rules) {
-    std::string why;
-    const bool match = Matches(rule.when, assessment.level, &why);
-    lines.push_back("rule '" + rule.id + "': " + why + (match ? ": match" : ": no match"));
-    if (match) {
-      chosen = &rule;
-      break;
+    const Condition& c = rule.when;
+    if ((!c.level_at_least || level >= *c.level_at_least) &&
+        (!c.level_at_most || level <= *c.level_at_most)) {
+      return rule;
     }
   }
-  if (chosen == nullptr) {
-    chosen = &policy.default_rule;
-    lines.push_back("default: no rule matched");
-  }
-  const Action& a = chosen->then;
-  d.rule_id = chosen->id;
+  return policy.default_rule;
+}
+
+Decision DecisionOf(const Policy& policy, const Rule& chosen) {
+  Decision d;
+  d.policy_hash = policy.hash;
+  const Action& a = chosen.then;
+  d.rule_id = chosen.id;
   d.deny = a.deny;
   d.transform = a.deny ? Transform::kNone : a.transform;
   if (a.deny) {
@@ -619,7 +618,27 @@ Decision Decide(const Policy& policy, const classifier::Assessment& assessment) 
     d.targets.push_back(a.route);
     d.targets.insert(d.targets.end(), a.fallbacks.begin(), a.fallbacks.end());
   }
-  lines.push_back("decision: " + Describe(a) + " by rule '" + chosen->id + "'");
+  return d;
+}
+
+}  // namespace
+
+Decision Decide(const Policy& policy, const classifier::Assessment& assessment) {
+  return DecisionOf(policy, FirstMatch(policy, assessment.level));
+}
+
+Decision Explain(const Policy& policy, const classifier::Assessment& assessment) {
+  const Rule& chosen = FirstMatch(policy, assessment.level);
+  Decision d = DecisionOf(policy, chosen);
+  std::vector<std::string> lines;
+  for (const Rule& rule : policy.rules) {
+    std::string why;
+    const bool match = Matches(rule.when, assessment.level, &why);
+    lines.push_back("rule '" + rule.id + "': " + why + (match ? ": match" : ": no match"));
+    if (&rule == &chosen) break;
+  }
+  if (&chosen == &policy.default_rule) lines.push_back("default: no rule matched");
+  lines.push_back("decision: " + Describe(chosen.then) + " by rule '" + chosen.id + "'");
   d.explanation = Join(lines, "\n");
   return d;
 }

@@ -133,15 +133,18 @@ struct Decision {
   std::vector<std::string> targets;  // route first, then fallbacks; empty when deny
   Transform transform = Transform::kNone;
   std::string policy_hash;
-  // Human-readable, one line per step: each rule considered, in order, with its conditions
-  // evaluated ("rule 'x': level confidential >= confidential: match", "rule 'y': level public
-  // < internal: no match"), "default: no rule matched" when it applies, and a final
-  // "decision: route T (transform M; fallbacks A, B) by rule 'x'" or "decision: deny ...".
+  // Set by Explain only (empty from Decide). Human-readable, one line per step: each rule
+  // considered, in order, with its conditions evaluated ("rule 'x': level confidential >=
+  // confidential: match", "rule 'y': level public < internal: no match"), "default: no rule
+  // matched" when it applies, and a final "decision: route T (transform M; fallbacks A, B) by
+  // rule 'x'" or "decision: deny ...".
   std::string explanation;
 };
 
-// Evaluates the policy on an assessment: the first matching rule, else the default.
-// Pure and thread-safe.
+// Evaluates the policy on an assessment: the first matching rule, else the default. On every
+// request's path, so it builds no text. Pure and thread-safe.
 Decision Decide(const Policy& policy, const classifier::Assessment& assessment);
+// The same decision with its explanation (dry runs, `policy explain`). Pure and thread-safe.
+Decision Explain(const Policy& policy, const classifier::Assessment& assessment);
 
 }  // namespace airlock::router

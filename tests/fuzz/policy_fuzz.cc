@@ -7,7 +7,8 @@
 // the same hash and rules); an error is INVALID_ARGUMENT or an I/O error of a terms file, and
 // its message starts with "fuzz.yaml:" (FILE:LINE:COLUMN); a policy that loads has a
 // classifier, unique rule ids and the default rule, and its decisions for an assessment at
-// every level name a rule of the policy and route only to known targets (or deny).
+// every level name a rule of the policy and route only to known targets (or deny), the same
+// with and without their explanation.
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -43,7 +44,11 @@ void CheckPolicy(const router::Policy& p) {
     const router::Decision d = router::Decide(p, a);
     FUZZ_CHECK(d.rule_id == "default" || ids.count(d.rule_id) == 1,
                "the decision names no rule of the policy");
-    FUZZ_CHECK(!d.explanation.empty(), "a decision without an explanation");
+    const router::Decision e = router::Explain(p, a);
+    FUZZ_CHECK(e.rule_id == d.rule_id && e.deny == d.deny && e.targets == d.targets &&
+                   e.transform == d.transform,
+               "Explain decides otherwise than Decide");
+    FUZZ_CHECK(!e.explanation.empty(), "Explain without an explanation");
     if (d.deny) {
       FUZZ_CHECK(d.targets.empty(), "a denial with targets");
     } else {

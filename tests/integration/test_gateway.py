@@ -103,9 +103,9 @@ def test_mangled_placeholder_passes_unrestored_and_is_audited(gw, upstream):
     # must not be restored to the address, and the record counts it.
     r = gw.client().chat([{"role": "user", "content": "mail jane.doe@example.com, not [EMAIL_1]"}])
     assert r.content == "You said: mail jane.doe@example.com, not [EMAIL_1]"
-    assert gw.audit_records()[-1]["mangled_placeholders"] == 1
-    r = gw.client().chat([{"role": "user", "content": "mail jane.doe@example.com"}])
-    assert gw.audit_records()[-1]["mangled_placeholders"] == 0
+    gw.client().chat([{"role": "user", "content": "mail jane.doe@example.com"}])
+    gw.stop()  # the audit writer has flushed every record
+    assert [r["mangled_placeholders"] for r in gw.audit_records()[-2:]] == [1, 0]
 
 
 def test_streamed_answer_restores_placeholders(start_upstream, start_gateway):

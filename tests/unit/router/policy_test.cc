@@ -610,7 +610,7 @@ TEST(Decide, FirstMatchingRuleWins) {
       "    then: { route: frontier }\n"
       "default: { route: frontier, transform: pseudonymize }\n");
   ASSERT_NE(p, nullptr);
-  const Decision d = Decide(*p, AtLevel(Level::kConfidential));
+  const Decision d = Explain(*p, AtLevel(Level::kConfidential));
   EXPECT_EQ(d.rule_id, "conf");
   EXPECT_FALSE(d.deny);
   EXPECT_EQ(d.targets, (std::vector<std::string>{"super", "nano"}));
@@ -620,7 +620,7 @@ TEST(Decide, FirstMatchingRuleWins) {
             "rule 'conf': level confidential >= confidential: match\n"
             "decision: route super (transform mask; fallbacks nano) by rule 'conf'");
 
-  const Decision internal = Decide(*p, AtLevel(Level::kInternal));
+  const Decision internal = Explain(*p, AtLevel(Level::kInternal));
   EXPECT_EQ(internal.rule_id, "also-conf");
   EXPECT_EQ(internal.targets, std::vector<std::string>{"frontier"});
   EXPECT_EQ(internal.transform, Transform::kNone);
@@ -639,7 +639,7 @@ TEST(Decide, DefaultWhenNothingMatches) {
       "    then: { route: super }\n"
       "default: { route: frontier, transform: pseudonymize, fallbacks: [super] }\n");
   ASSERT_NE(p, nullptr);
-  const Decision d = Decide(*p, AtLevel(Level::kRestricted));
+  const Decision d = Explain(*p, AtLevel(Level::kRestricted));
   EXPECT_EQ(d.rule_id, "default");
   EXPECT_EQ(d.targets, (std::vector<std::string>{"frontier", "super"}));
   EXPECT_EQ(d.transform, Transform::kPseudonymize);
@@ -666,7 +666,7 @@ TEST(Decide, DenyAndEmptyWhen) {
       "    then: { route: nano }\n"
       "default: { route: frontier }\n");
   ASSERT_NE(p, nullptr);
-  const Decision d = Decide(*p, AtLevel(Level::kRestricted));
+  const Decision d = Explain(*p, AtLevel(Level::kRestricted));
   EXPECT_EQ(d.rule_id, "secrets");
   EXPECT_TRUE(d.deny);
   EXPECT_EQ(d.deny_message, "restricted content is not served");
@@ -674,7 +674,7 @@ TEST(Decide, DenyAndEmptyWhen) {
   EXPECT_EQ(d.explanation,
             "rule 'secrets': level restricted >= restricted: match\n"
             "decision: deny \"restricted content is not served\" by rule 'secrets'");
-  const Decision e = Decide(*p, AtLevel(Level::kPublic));
+  const Decision e = Explain(*p, AtLevel(Level::kPublic));
   EXPECT_EQ(e.rule_id, "everything-else");
   EXPECT_FALSE(e.deny);
   EXPECT_EQ(e.targets, std::vector<std::string>{"nano"});
@@ -682,6 +682,32 @@ TEST(Decide, DenyAndEmptyWhen) {
             "rule 'secrets': level public < restricted: no match\n"
             "rule 'everything-else': no conditions: match\n"
             "decision: route nano (transform none) by rule 'everything-else'");
+}
+
+TEST(Decide, IsExplainWithoutTheText) {
+  auto p = Parse(
+      "version: 1\n"
+      "rules:\n"
+      "  - id: secrets\n"
+      "    when: { level_at_least: restricted }\n"
+      "    then: { deny: \"no\" }\n"
+      "  - id: band\n"
+      "    when: { level_at_least: internal, level_at_most: confidential }\n"
+      "    then: { route: super, transform: mask, fallbacks: [nano] }\n"
+      "default: { route: frontier, transform: pseudonymize }\n");
+  ASSERT_NE(p, nullptr);
+  for (Level level : {Level::kPublic, Level::kInternal, Level::kConfidential, Level::kRestricted}) {
+    const Decision fast = Decide(*p, AtLevel(level));
+    const Decision full = Explain(*p, AtLevel(level));
+    EXPECT_TRUE(fast.explanation.empty());
+    EXPECT_FALSE(full.explanation.empty());
+    EXPECT_EQ(fast.rule_id, full.rule_id);
+    EXPECT_EQ(fast.deny, full.deny);
+    EXPECT_EQ(fast.deny_message, full.deny_message);
+    EXPECT_EQ(fast.targets, full.targets);
+    EXPECT_EQ(fast.transform, full.transform);
+    EXPECT_EQ(fast.policy_hash, full.policy_hash);
+  }
 }
 
 }  // namespace
