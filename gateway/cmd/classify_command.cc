@@ -148,7 +148,9 @@ std::string Pad(std::string s, size_t width) {
   return s;
 }
 
-absl::StatusOr<std::string> ReadInput(const std::string& path) {
+}  // namespace
+
+absl::StatusOr<std::string> ReadClassifyInput(const std::string& path) {
   std::string bytes;
   if (path.empty() || path == "-") {
     char buffer[1 << 16];
@@ -177,6 +179,8 @@ absl::StatusOr<std::string> ReadInput(const std::string& path) {
   return bytes;
 }
 
+namespace {
+
 // Every scalar under a `route` key and every scalar of a `fallbacks` sequence, anywhere in
 // the document: the target names a policy refers to.
 void CollectTargetNames(const YAML::Node& node, std::set<std::string>* out) {
@@ -198,7 +202,7 @@ void CollectTargetNames(const YAML::Node& node, std::set<std::string>* out) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const classifier::Classifier>> LoadPolicyClassifier(
+absl::StatusOr<std::shared_ptr<const router::Policy>> LoadPolicyAnyTargets(
     const std::string& path) {
   std::set<std::string> targets;
   try {
@@ -206,7 +210,12 @@ absl::StatusOr<std::shared_ptr<const classifier::Classifier>> LoadPolicyClassifi
   } catch (const std::exception&) {
     // Unreadable or not YAML: LoadPolicy says so precisely below.
   }
-  auto policy = router::LoadPolicy(path, targets);
+  return router::LoadPolicy(path, targets);
+}
+
+absl::StatusOr<std::shared_ptr<const classifier::Classifier>> LoadPolicyClassifier(
+    const std::string& path) {
+  auto policy = LoadPolicyAnyTargets(path);
   if (!policy.ok()) return policy.status();
   if ((*policy)->classifier == nullptr) {
     return absl::InternalError(absl::StrCat(path, ": the policy has no classifier"));
@@ -368,7 +377,7 @@ void AddClassifyCommand(CLI::App& app, int* exit_code) {
                   "assess with this policy's detectors and levels (default: built-in only)");
   cmd->callback([args, exit_code] {
     const std::string source = args->file == "-" ? "stdin" : args->file;
-    auto bytes = ReadInput(args->file);
+    auto bytes = ReadClassifyInput(args->file);
     if (!bytes.ok()) {
       std::fprintf(stderr, "airlock classify: %s\n", std::string(bytes.status().message()).c_str());
       *exit_code = 2;

@@ -40,6 +40,7 @@
 #include "airlock/v1/gateway.pb.h"
 #include "classifier/assessment.h"
 #include "classifier/classifier.h"
+#include "router/policy.h"
 
 namespace airlock::gateway::cli {
 
@@ -64,6 +65,14 @@ std::string FormatAssessmentReport(const v1::ChatRequest& request,
                                    const classifier::Assessment& assessment);
 // The --json output (with a trailing newline).
 std::string AssessmentJson(const classifier::Assessment& assessment);
+
+// Reads the input: the file at path, or stdin when path is "-" or empty. NOT_FOUND and the like
+// (with the path and the system's reason) when it cannot be read.
+absl::StatusOr<std::string> ReadClassifyInput(const std::string& path);
+
+// The policy at path, loaded and validated in full except for target names: every `route` and
+// `fallbacks` name in it is accepted (only the gateway config knows the targets).
+absl::StatusOr<std::shared_ptr<const router::Policy>> LoadPolicyAnyTargets(const std::string& path);
 
 // The classifier of the policy at path (see above).
 absl::StatusOr<std::shared_ptr<const classifier::Classifier>> LoadPolicyClassifier(

@@ -1,4 +1,4 @@
-"""The `airlock` command line: `airlock classify` and `airlock eval detectors`.
+"""The `airlock` command line: `airlock classify`, `airlock policy` and `airlock eval detectors`.
 
 Environment (set by CTest): AIRLOCK_CLI (path of the `airlock` binary).
 """
@@ -213,6 +213,85 @@ def test_invalid_policy_exits_2_naming_file_line_and_column(tmp_path):
     r = airlock("classify", "--policy", tmp_path / "missing.yaml", stdin=b"hello")
     assert r.returncode == 2
     assert b"missing.yaml" in r.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# policy lint / explain
+
+SHADOWED = """version: 1
+rules:
+  - id: top
+    when: { level_at_least: confidential }
+    then: { route: onprem }
+  - id: low
+    when: { level_at_most: internal }
+    then: { route: frontier, transform: pseudonymize }
+  - id: secrets
+    when: { level_at_least: restricted }
+    then: { deny: "never seen" }
+default: { route: frontier }
+"""
+
+
+def test_policy_lint_reports_unreachable_rules_and_passes(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SHADOWED)
+    r = airlock("policy", "lint", policy)
+    assert r.returncode == 0, r.stderr.decode()
+    out = r.stdout.decode().splitlines()
+    assert out[0] == (f"{policy}:9: warning: rule 'secrets' is never reached: every level it "
+                      "matches is taken by rule 'top'")
+    assert out[1] == (f"{policy}:12: warning: the default is never reached: the rules match "
+                      "every level (rules 'top', 'low')")
+    assert out[2].startswith(f"{policy}: ok (3 rules, 2 warnings, policy hash ")
+    assert b"target names are not checked" in r.stderr
+
+
+def test_policy_lint_errors_name_file_line_and_column_and_exit_1(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SHADOWED.replace("level_at_most: internal", "level_atmost: internal"))
+    r = airlock("policy", "lint", policy)
+    assert r.returncode == 1
+    out = r.stdout.decode()
+    assert out.startswith(f"{policy}:7:") and "rules[1].when: unknown key 'level_atmost'" in out
+
+
+def test_policy_lint_checks_targets_against_the_gateway_config(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SHADOWED)
+    config = tmp_path / "airlockd.yaml"
+    config.write_text(f"""listen: 127.0.0.1:0
+principals:
+  - {{ tenant: t, subject: s, api_key_sha256: {"0" * 64} }}
+targets:
+  - {{ name: frontier, kind: openai, base_url: "http://127.0.0.1:9/v1", model: m, clearance: public }}
+egress_allowlist: [127.0.0.1]
+policy: {policy}
+audit: {{ path: {tmp_path / "audit.jsonl"} }}
+""")
+    r = airlock("policy", "lint", policy, "--config", config)
+    assert r.returncode == 1, r.stderr.decode()
+    assert f"{policy}:5:" in r.stdout.decode() and "onprem" in r.stdout.decode()
+    r = airlock("policy", "lint", policy, "--config", tmp_path / "missing.yaml")
+    assert r.returncode == 2 and b"missing.yaml" in r.stderr
+
+
+def test_policy_explain_shows_every_rule_considered_and_the_decision(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SHADOWED)
+    r = airlock("policy", "explain", policy, stdin=b"mail bob@example.org about the plan")
+    assert r.returncode == 0, r.stderr.decode()
+    out = r.stdout.decode()
+    assert out.startswith("level: confidential\ncategories: pii.email x1\ndifficulty: ")
+    assert out.endswith("rule 'top': level confidential >= confidential: match\n"
+                        "decision: route onprem (transform none) by rule 'top'\n")
+    r = airlock("policy", "explain", policy, stdin=b"what is the weather")
+    assert r.returncode == 0
+    assert "rule 'top': level public < confidential: no match\n" in r.stdout.decode()
+    assert r.stdout.decode().endswith("decision: route frontier (transform pseudonymize) by rule "
+                                      "'low'\n")
+    r = airlock("policy", "explain", tmp_path / "missing.yaml", stdin=b"x")
+    assert r.returncode == 2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,119 @@
+#include "gateway/cmd/policy_command.h"
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "classifier/assessment.h"
+#include "classifier/level.h"
+#include "gateway/cmd/classify_command.h"
+#include "gateway/config.h"
+#include "router/policy.h"
+#include "router/policy_lint.h"
+
+namespace airlock::gateway::cli {
+namespace {
+
+struct Args {
+  std::string policy;
+  std::string config;
+  std::string file = "-";
+};
+
+void Print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
+
+// The policy with --config's target names, or with any target names.
+absl::StatusOr<std::shared_ptr<const router::Policy>> Load(const Args& args) {
+  if (args.config.empty()) return LoadPolicyAnyTargets(args.policy);
+  auto config = LoadConfig(args.config);
+  if (!config.ok()) return config.status();
+  std::set<std::string> targets;
+  for (const TargetConfig& t : config->targets) targets.insert(t.name);
+  return router::LoadPolicy(args.policy, targets);
+}
+
+int Lint(const Args& args) {
+  if (!args.config.empty()) {
+    if (auto config = LoadConfig(args.config); !config.ok()) {
+      std::fprintf(stderr, "airlock policy lint: %s\n",
+                   std::string(config.status().message()).c_str());
+      return 2;
+    }
+  } else {
+    std::fprintf(stderr,
+                 "airlock policy lint: target names are not checked (give --config with the "
+                 "gateway's config to check them)\n");
+  }
+  auto policy = Load(args);
+  if (!policy.ok()) {
+    Print(absl::StrCat(policy.status().message(), "\n"));
+    return 1;
+  }
+  const std::vector<router::LintWarning> warnings = router::LintPolicy(**policy);
+  for (const router::LintWarning& w : warnings) {
+    Print(absl::StrCat(args.policy, ":", w.line, ": warning: ", w.message, "\n"));
+  }
+  Print(absl::StrCat(args.policy, ": ok (", (*policy)->rules.size(), " rules, ", warnings.size(),
+                     " warnings, policy hash ", (*policy)->hash, ")\n"));
+  return 0;
+}
+
+int Explain(const Args& args) {
+  auto policy = Load(args);
+  if (!policy.ok()) {
+    std::fprintf(stderr, "airlock policy explain: %s\n",
+                 std::string(policy.status().message()).c_str());
+    return 2;
+  }
+  auto bytes = ReadClassifyInput(args.file);
+  if (!bytes.ok()) {
+    std::fprintf(stderr, "airlock policy explain: %s\n",
+                 std::string(bytes.status().message()).c_str());
+    return 2;
+  }
+  auto request = ParseClassifyInput(*bytes, args.file == "-" ? "stdin" : args.file);
+  if (!request.ok()) {
+    std::fprintf(stderr, "airlock policy explain: %s\n",
+                 std::string(request.status().message()).c_str());
+    return 2;
+  }
+  const classifier::Assessment assessment = (*policy)->classifier->Assess(*request);
+  std::map<std::string, int> categories;
+  for (const classifier::Finding& f : assessment.findings) ++categories[f.category];
+  std::string out =
+      absl::StrCat("level: ", std::string(classifier::LevelName(assessment.level)), "\n");
+  absl::StrAppend(&out, "categories:", categories.empty() ? " none" : "");
+  for (const auto& [category, n] : categories) absl::StrAppend(&out, " ", category, " x", n);
+  absl::StrAppend(&out, "\ndifficulty: ", assessment.difficulty, "\n");
+  absl::StrAppend(&out, router::Explain(**policy, assessment).explanation, "\n");
+  Print(out);
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void AddPolicyCommand(CLI::App& app, int* exit_code) {
+  CLI::App* group = app.add_subcommand("policy", "check a policy and see what it decides");
+  group->require_subcommand(1);
+
+  auto lint = std::make_shared<Args>();
+  CLI::App* l = group->add_subcommand(
+      "lint", "validate a policy: errors with file:line:column, unreachable rules as warnings");
+  l->add_option("policy", lint->policy, "policy file")->required();
+  l->add_option("--config", lint->config, "gateway config whose targets the policy may name");
+  l->callback([lint, exit_code] { *exit_code = Lint(*lint); });
+
+  auto explain = std::make_shared<Args>();
+  CLI::App* e = group->add_subcommand(
+      "explain", "assess a request with a policy and show every rule considered and why");
+  e->add_option("policy", explain->policy, "policy file")->required();
+  e->add_option("file", explain->file, "request file (JSON ChatRequest or text); '-': stdin");
+  e->add_option("--config", explain->config, "gateway config whose targets the policy may name");
+  e->callback([explain, exit_code] { *exit_code = Explain(*explain); });
+}
+
+}  // namespace airlock::gateway::cli
