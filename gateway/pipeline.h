@@ -61,6 +61,7 @@ absl::Status ValidateRequest(const v1::ChatRequest& request);
 struct Prepared {
   classifier::Assessment assessment;
   std::shared_ptr<const router::Policy> policy;
+  router::RequestFacts facts;  // who asks and what the request carries, for the rules
   router::Decision decision;
   v1::ChatRequest transformed;     // what may leave, after the transform
   router::TransformResult result;  // remaining level and the pseudonym map

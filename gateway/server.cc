@@ -390,7 +390,7 @@ class GatewayService final : public v1::Gateway::CallbackService {
       response->set_denial(d.deny_message);
       // The same policy snapshot and assessment give the same decision, now with its reasons.
       std::string explanation =
-          router::Explain(*prepared->policy, prepared->assessment).explanation;
+          router::Explain(*prepared->policy, prepared->assessment, prepared->facts).explanation;
       if (!d.deny && trace.target.empty()) {
         absl::StrAppend(&explanation, "\nno target is cleared for ",
                         std::string(classifier::LevelName(prepared->result.remaining_level)),

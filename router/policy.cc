@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -358,9 +360,96 @@ class Parser {
     }
   }
 
-  Condition When(const YAML::Node& node, const YAML::Mark& mark, const std::string& path) const {
-    const Entries e = Mapping(node, mark, path, {"level_at_least", "level_at_most"},
-                              "a mapping of conditions (use {} to match every request)");
+  // A non-empty list of non-empty names (or, with allow_scalar, one name as a scalar).
+  std::vector<std::string> Names(const Entry& e, const std::string& path, std::string_view what,
+                                 bool allow_scalar) const {
+    const std::string expected =
+        "a list of " + std::string(what) + (allow_scalar ? " (or one as a scalar)" : "");
+    std::vector<std::string> names;
+    if (allow_scalar && e.value.IsScalar()) {
+      names.push_back(e.value.Scalar());
+    } else {
+      if (!e.value.IsSequence()) Fail(e.where(), path, "expected " + expected);
+      for (const auto& item : e.value) names.push_back(Scalar(item, item.Mark(), path, what));
+    }
+    if (names.empty()) Fail(e.where(), path, "expected " + expected + ", found an empty list");
+    for (const std::string& n : names) {
+      if (n.empty()) Fail(e.where(), path, "expected " + expected + ", found an empty name");
+    }
+    return names;
+  }
+
+  std::vector<std::string> Globs(const Entry& e, const std::string& path) const {
+    std::vector<std::string> globs = Names(e, path, "category globs", false);
+    for (const std::string& g : globs) {
+      if (absl::Status valid = classifier::ValidateCategoryGlob(g); !valid.ok()) {
+        Fail(e.where(), path, std::string(valid.message()));
+      }
+    }
+    return globs;
+  }
+
+  std::map<std::string, std::string> StringMap(const Entry& e, const std::string& path) const {
+    if (!e.value.IsMap() || e.value.size() == 0) {
+      Fail(e.where(), path, "expected a non-empty mapping of label names to values");
+    }
+    std::map<std::string, std::string> out;
+    for (const auto& kv : e.value) {
+      const std::string key = Scalar(kv.first, kv.first.Mark(), path, "a label name");
+      if (!out.emplace(key, Scalar(kv.second, kv.second.Mark(), path + "." + key, "a label value"))
+               .second) {
+        Fail(kv.first.Mark(), path, "duplicate label '" + key + "'");
+      }
+    }
+    return out;
+  }
+
+  double Number(const Entry& e, const std::string& path, double lo, double hi, bool integer) const {
+    const std::string what = integer ? "an integer >= 0" : "a number from 0 to 1";
+    const std::string text = Scalar(e.value, e.where(), path, what);
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(text.c_str(), &end);
+    const bool whole = !integer || (text.find_first_not_of("0123456789") == std::string::npos);
+    if (text.empty() || *end != '\0' || errno != 0 || !whole || !(v >= lo && v <= hi)) {
+      Fail(e.where(), path, "expected " + what + ", found '" + text + "'");
+    }
+    return v;
+  }
+
+  // The range keys at_least / at_most of a mapping.
+  template <typename T>
+  void Range(const Entry& e, const std::string& path, bool integer, std::optional<T>* at_least,
+             std::optional<T>* at_most) const {
+    const Entries r = Mapping(e.value, e.where(), path, {"at_least", "at_most"},
+                              "a mapping with at_least and/or at_most");
+    const double hi = integer ? 1e18 : 1.0;
+    if (auto it = r.find("at_least"); it != r.end()) {
+      *at_least = static_cast<T>(Number(it->second, path + ".at_least", 0, hi, integer));
+    }
+    if (auto it = r.find("at_most"); it != r.end()) {
+      *at_most = static_cast<T>(Number(it->second, path + ".at_most", 0, hi, integer));
+    }
+    if (r.empty()) Fail(e.where(), path, "expected at_least and/or at_most, found neither");
+    if (*at_least && *at_most && **at_least > **at_most) {
+      Fail(e.where(), path, "at_least is above at_most (this condition could never hold)");
+    }
+  }
+
+  static constexpr int kMaxWhenDepth = 16;
+
+  Condition When(const YAML::Node& node, const YAML::Mark& mark, const std::string& path,
+                 int depth = 0) const {
+    if (depth > kMaxWhenDepth) {
+      Fail(mark, path,
+           "conditions nested too deep (at most " + std::to_string(kMaxWhenDepth) +
+               " levels of all / any / not)");
+    }
+    const Entries e =
+        Mapping(node, mark, path,
+                {"level_at_least", "level_at_most", "categories", "difficulty", "tokens",
+                 "principal", "labels", "tools", "target_hint", "all", "any", "not"},
+                "a mapping of conditions (use {} to match every request)");
     Condition c;
     if (auto it = e.find("level_at_least"); it != e.end()) {
       c.level_at_least = ParseLevelNode(it->second, path + ".level_at_least");
@@ -373,6 +462,69 @@ class Parser {
            "level_at_least " + std::string(LevelName(*c.level_at_least)) +
                " is above level_at_most " + std::string(LevelName(*c.level_at_most)) +
                " (expected level_at_least <= level_at_most; this rule could never match)");
+    }
+    if (auto it = e.find("categories"); it != e.end()) {
+      const std::string p = path + ".categories";
+      const Entries cat = Mapping(it->second.value, it->second.where(), p, {"any", "all", "none"},
+                                  "a mapping with any, all and/or none (lists of globs)");
+      if (cat.empty()) Fail(it->second.where(), p, "expected any, all and/or none; found none");
+      if (auto g = cat.find("any"); g != cat.end()) c.categories_any = Globs(g->second, p + ".any");
+      if (auto g = cat.find("all"); g != cat.end()) c.categories_all = Globs(g->second, p + ".all");
+      if (auto g = cat.find("none"); g != cat.end()) {
+        c.categories_none = Globs(g->second, p + ".none");
+      }
+    }
+    if (auto it = e.find("difficulty"); it != e.end()) {
+      Range(it->second, path + ".difficulty", false, &c.difficulty_at_least, &c.difficulty_at_most);
+    }
+    if (auto it = e.find("tokens"); it != e.end()) {
+      Range(it->second, path + ".tokens", true, &c.tokens_at_least, &c.tokens_at_most);
+    }
+    if (auto it = e.find("principal"); it != e.end()) {
+      const std::string p = path + ".principal";
+      const Entries pr =
+          Mapping(it->second.value, it->second.where(), p, {"tenant", "subject", "labels"},
+                  "a mapping with tenant, subject and/or labels");
+      if (pr.empty()) Fail(it->second.where(), p, "expected tenant, subject and/or labels");
+      if (auto t = pr.find("tenant"); t != pr.end()) {
+        c.tenants = Names(t->second, p + ".tenant", "tenant names", true);
+      }
+      if (auto t = pr.find("subject"); t != pr.end()) {
+        c.subjects = Names(t->second, p + ".subject", "subject names", true);
+      }
+      if (auto t = pr.find("labels"); t != pr.end()) {
+        c.principal_labels = StringMap(t->second, p + ".labels");
+      }
+    }
+    if (auto it = e.find("labels"); it != e.end()) {
+      c.labels = StringMap(it->second, path + ".labels");
+    }
+    if (auto it = e.find("tools"); it != e.end()) {
+      const std::string p = path + ".tools";
+      const Entries t = Mapping(it->second.value, it->second.where(), p, {"any"},
+                                "a mapping with any (a list of tool names)");
+      auto any = t.find("any");
+      if (any == t.end()) Fail(it->second.where(), p, "expected any (a list of tool names)");
+      c.tools_any = Names(any->second, p + ".any", "tool names", false);
+    }
+    if (auto it = e.find("target_hint"); it != e.end()) {
+      c.target_hints = Names(it->second, path + ".target_hint", "target names", true);
+    }
+    for (const char* key : {"all", "any"}) {
+      auto it = e.find(key);
+      if (it == e.end()) continue;
+      const std::string p = path + "." + key;
+      if (!it->second.value.IsSequence() || it->second.value.size() == 0) {
+        Fail(it->second.where(), p, "expected a non-empty list of conditions");
+      }
+      std::vector<Condition>& out = std::string_view(key) == "all" ? c.all : c.any;
+      size_t i = 0;
+      for (const auto& item : it->second.value) {
+        out.push_back(When(item, item.Mark(), p + "[" + std::to_string(i++) + "]", depth + 1));
+      }
+    }
+    if (auto it = e.find("not"); it != e.end()) {
+      c.not_.push_back(When(it->second.value, it->second.where(), path + ".not", depth + 1));
     }
     return c;
   }
@@ -535,23 +687,235 @@ class Parser {
   std::vector<std::string> extra_bytes_;  // terms files, in order of appearance, for the hash
 };
 
-bool Matches(const Condition& c, Level level, std::string* why) {
-  std::vector<std::string> parts;
+std::string Fixed2(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+std::string List(const std::vector<std::string>& names) { return "[" + Join(names, ", ") + "]"; }
+
+bool AnyFindingMatches(const classifier::Assessment& a, const std::string& glob,
+                       std::string* found) {
+  for (const classifier::Finding& f : a.findings) {
+    if (classifier::CategoryGlobMatches(glob, f.category)) {
+      if (found != nullptr) *found = f.category;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool In(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Each label of `want` is in `have` with its value; *why (when given) says which is not.
+bool HasLabels(const std::map<std::string, std::string>& have,
+               const std::map<std::string, std::string>& want, const std::string& what,
+               std::vector<std::string>* why) {
+  bool ok = true;
+  for (const auto& [key, value] : want) {
+    auto it = have.find(key);
+    const bool match = it != have.end() && it->second == value;
+    if (why != nullptr) {
+      why->push_back(match ? what + " " + key + "=" + value
+                     : it == have.end()
+                         ? what + " " + key + " missing (want " + value + ")"
+                         : what + " " + key + " is '" + it->second + "', not '" + value + "'");
+    } else if (!match) {
+      return false;
+    }
+    ok = ok && match;
+  }
+  return ok;
+}
+
+// Whether c holds. With why == nullptr it stops at the first condition that fails (the path
+// of every request); otherwise it checks them all and appends what each found.
+bool Holds(const Condition& c, const classifier::Assessment& a, const RequestFacts& f,
+           std::vector<std::string>* why) {
   bool match = true;
-  const std::string have(LevelName(level));
-  if (c.level_at_least) {
-    const bool ok = level >= *c.level_at_least;
-    parts.push_back("level " + have + (ok ? " >= " : " < ") +
-                    std::string(LevelName(*c.level_at_least)));
+  auto note = [&](bool ok, std::string text) {
+    if (why != nullptr) why->push_back(std::move(text));
     match = match && ok;
+    return ok || why != nullptr;  // keep going?
+  };
+  const Level level = a.level;
+  const std::string have = why != nullptr ? std::string(LevelName(level)) : std::string();
+  if (c.level_at_least &&
+      !note(level >= *c.level_at_least,
+            why == nullptr ? ""
+                           : "level " + have + (level >= *c.level_at_least ? " >= " : " < ") +
+                                 std::string(LevelName(*c.level_at_least)))) {
+    return false;
   }
-  if (c.level_at_most) {
-    const bool ok = level <= *c.level_at_most;
-    parts.push_back("level " + have + (ok ? " <= " : " > ") +
-                    std::string(LevelName(*c.level_at_most)));
+  if (c.level_at_most &&
+      !note(level <= *c.level_at_most,
+            why == nullptr ? ""
+                           : "level " + have + (level <= *c.level_at_most ? " <= " : " > ") +
+                                 std::string(LevelName(*c.level_at_most)))) {
+    return false;
+  }
+  if (!c.categories_any.empty()) {
+    std::string found;
+    bool ok = false;
+    for (const std::string& g : c.categories_any) {
+      if (AnyFindingMatches(a, g, &found)) {
+        ok = true;
+        break;
+      }
+    }
+    if (!note(ok, why == nullptr ? ""
+                                 : "categories any of " + List(c.categories_any) + ": " +
+                                       (ok ? "found " + found : "none found"))) {
+      return false;
+    }
+  }
+  if (!c.categories_all.empty()) {
+    std::string missing;
+    for (const std::string& g : c.categories_all) {
+      if (!AnyFindingMatches(a, g, nullptr)) {
+        missing = g;
+        break;
+      }
+    }
+    if (!note(missing.empty(), why == nullptr
+                                   ? ""
+                                   : "categories all of " + List(c.categories_all) + ": " +
+                                         (missing.empty() ? "all found" : "missing " + missing))) {
+      return false;
+    }
+  }
+  if (!c.categories_none.empty()) {
+    std::string found;
+    bool hit = false;
+    for (const std::string& g : c.categories_none) {
+      if (AnyFindingMatches(a, g, &found)) {
+        hit = true;
+        break;
+      }
+    }
+    if (!note(!hit, why == nullptr ? ""
+                                   : "categories none of " + List(c.categories_none) + ": " +
+                                         (hit ? "found " + found : "none found"))) {
+      return false;
+    }
+  }
+  if (c.difficulty_at_least &&
+      !note(a.difficulty >= *c.difficulty_at_least,
+            why == nullptr ? ""
+                           : "difficulty " + Fixed2(a.difficulty) +
+                                 (a.difficulty >= *c.difficulty_at_least ? " >= " : " < ") +
+                                 Fixed2(*c.difficulty_at_least))) {
+    return false;
+  }
+  if (c.difficulty_at_most &&
+      !note(a.difficulty <= *c.difficulty_at_most,
+            why == nullptr ? ""
+                           : "difficulty " + Fixed2(a.difficulty) +
+                                 (a.difficulty <= *c.difficulty_at_most ? " <= " : " > ") +
+                                 Fixed2(*c.difficulty_at_most))) {
+    return false;
+  }
+  const uint64_t tokens = a.estimated_tokens;
+  if (c.tokens_at_least &&
+      !note(tokens >= *c.tokens_at_least,
+            why == nullptr ? ""
+                           : "tokens " + std::to_string(tokens) +
+                                 (tokens >= *c.tokens_at_least ? " >= " : " < ") +
+                                 std::to_string(*c.tokens_at_least))) {
+    return false;
+  }
+  if (c.tokens_at_most &&
+      !note(tokens <= *c.tokens_at_most, why == nullptr
+                                             ? ""
+                                             : "tokens " + std::to_string(tokens) +
+                                                   (tokens <= *c.tokens_at_most ? " <= " : " > ") +
+                                                   std::to_string(*c.tokens_at_most))) {
+    return false;
+  }
+  if (!c.tenants.empty() &&
+      !note(In(c.tenants, f.tenant),
+            why == nullptr ? ""
+                           : "tenant '" + f.tenant + "' " +
+                                 (In(c.tenants, f.tenant) ? "in " : "not in ") + List(c.tenants))) {
+    return false;
+  }
+  if (!c.subjects.empty() &&
+      !note(In(c.subjects, f.subject), why == nullptr
+                                           ? ""
+                                           : "subject '" + f.subject + "' " +
+                                                 (In(c.subjects, f.subject) ? "in " : "not in ") +
+                                                 List(c.subjects))) {
+    return false;
+  }
+  if (!c.principal_labels.empty()) {
+    const bool ok = HasLabels(f.principal_labels, c.principal_labels, "principal label", why);
     match = match && ok;
+    if (!ok && why == nullptr) return false;
   }
-  *why = parts.empty() ? "no conditions" : Join(parts, ", ");
+  if (!c.labels.empty()) {
+    const bool ok = HasLabels(f.labels, c.labels, "label", why);
+    match = match && ok;
+    if (!ok && why == nullptr) return false;
+  }
+  if (!c.tools_any.empty()) {
+    std::string found;
+    for (const std::string& t : f.tools) {
+      if (In(c.tools_any, t)) {
+        found = t;
+        break;
+      }
+    }
+    if (!note(!found.empty(), why == nullptr
+                                  ? ""
+                                  : "tools any of " + List(c.tools_any) + ": " +
+                                        (found.empty() ? "none defined" : found + " defined"))) {
+      return false;
+    }
+  }
+  if (!c.target_hints.empty() &&
+      !note(In(c.target_hints, f.target_hint),
+            why == nullptr ? ""
+                           : "target hint '" + f.target_hint + "' " +
+                                 (In(c.target_hints, f.target_hint) ? "in " : "not in ") +
+                                 List(c.target_hints))) {
+    return false;
+  }
+  // Nested conditions: described as all(...) / any(...) / not(...).
+  auto nested = [&](const Condition& n) {
+    if (why == nullptr) return std::pair<bool, std::string>(Holds(n, a, f, nullptr), "");
+    std::vector<std::string> parts;
+    const bool ok = Holds(n, a, f, &parts);
+    return std::pair<bool, std::string>(ok, parts.empty() ? "no conditions" : Join(parts, ", "));
+  };
+  if (!c.all.empty()) {
+    bool ok = true;
+    std::vector<std::string> parts;
+    for (const Condition& n : c.all) {
+      auto [holds, text] = nested(n);
+      ok = ok && holds;
+      if (why != nullptr) parts.push_back(text);
+      if (!ok && why == nullptr) break;
+    }
+    if (!note(ok, why == nullptr ? "" : "all(" + Join(parts, "; ") + ")")) return false;
+  }
+  if (!c.any.empty()) {
+    bool ok = false;
+    std::vector<std::string> parts;
+    for (const Condition& n : c.any) {
+      auto [holds, text] = nested(n);
+      ok = ok || holds;
+      if (why != nullptr) parts.push_back(text);
+      if (ok && why == nullptr) break;
+    }
+    if (!note(ok, why == nullptr ? "" : "any(" + Join(parts, "; ") + ")")) return false;
+  }
+  for (const Condition& n : c.not_) {
+    auto [holds, text] = nested(n);
+    if (!note(!holds, why == nullptr ? "" : "not(" + text + ")")) return false;
+  }
   return match;
 }
 
@@ -593,14 +957,11 @@ absl::StatusOr<std::shared_ptr<const Policy>> LoadPolicy(
 
 namespace {
 
-// The first rule whose `when` holds at the level, else the default rule.
-const Rule& FirstMatch(const Policy& policy, Level level) {
+// The first rule whose `when` holds, else the default rule.
+const Rule& FirstMatch(const Policy& policy, const classifier::Assessment& assessment,
+                       const RequestFacts& facts) {
   for (const Rule& rule : policy.rules) {
-    const Condition& c = rule.when;
-    if ((!c.level_at_least || level >= *c.level_at_least) &&
-        (!c.level_at_most || level <= *c.level_at_most)) {
-      return rule;
-    }
+    if (Holds(rule.when, assessment, facts, nullptr)) return rule;
   }
   return policy.default_rule;
 }
@@ -623,18 +984,29 @@ Decision DecisionOf(const Policy& policy, const Rule& chosen) {
 
 }  // namespace
 
-Decision Decide(const Policy& policy, const classifier::Assessment& assessment) {
-  return DecisionOf(policy, FirstMatch(policy, assessment.level));
+bool Condition::LevelsOnly() const {
+  return categories_any.empty() && categories_all.empty() && categories_none.empty() &&
+         !difficulty_at_least && !difficulty_at_most && !tokens_at_least && !tokens_at_most &&
+         tenants.empty() && subjects.empty() && principal_labels.empty() && labels.empty() &&
+         tools_any.empty() && target_hints.empty() && all.empty() && any.empty() && not_.empty();
 }
 
-Decision Explain(const Policy& policy, const classifier::Assessment& assessment) {
-  const Rule& chosen = FirstMatch(policy, assessment.level);
+Decision Decide(const Policy& policy, const classifier::Assessment& assessment,
+                const RequestFacts& facts) {
+  return DecisionOf(policy, FirstMatch(policy, assessment, facts));
+}
+
+Decision Explain(const Policy& policy, const classifier::Assessment& assessment,
+                 const RequestFacts& facts) {
+  const Rule& chosen = FirstMatch(policy, assessment, facts);
   Decision d = DecisionOf(policy, chosen);
   std::vector<std::string> lines;
   for (const Rule& rule : policy.rules) {
-    std::string why;
-    const bool match = Matches(rule.when, assessment.level, &why);
-    lines.push_back("rule '" + rule.id + "': " + why + (match ? ": match" : ": no match"));
+    std::vector<std::string> parts;
+    const bool match = Holds(rule.when, assessment, facts, &parts);
+    lines.push_back("rule '" + rule.id +
+                    "': " + (parts.empty() ? "no conditions" : Join(parts, ", ")) +
+                    (match ? ": match" : ": no match"));
     if (&rule == &chosen) break;
   }
   if (&chosen == &policy.default_rule) lines.push_back("default: no rule matched");

@@ -45,8 +45,25 @@
 // level as well as raise it: the clearance check in the dispatcher uses the overridden levels.
 // Rule keys: id (required; "default" is reserved), description (optional), when (required;
 // `when: {}` matches every request), then (required).
-// `when` keys: level_at_least, level_at_most (level names; at_least must not be above
-// at_most); an empty `when` matches all.
+// `when` keys (every one given must hold; an empty `when` matches all):
+//   level_at_least, level_at_most    level names; at_least must not be above at_most
+//   categories: { any: [GLOB...], all: [GLOB...], none: [GLOB...] }
+//                                    findings' categories (globs as in classifier/category.h:
+//                                    "secret.*", "pii.email"); any: some finding matches one;
+//                                    all: each glob matches some finding; none: no finding
+//                                    matches any
+//   difficulty: { at_least: X, at_most: Y }   numbers in [0, 1], at_least <= at_most
+//   tokens: { at_least: N, at_most: M }       estimated prompt tokens, integers >= 0
+//   principal: { tenant: [..], subject: [..], labels: { KEY: VALUE, ... } }
+//                                    the authenticated principal: tenant / subject is one of
+//                                    the names (a single name may be given as a scalar); has
+//                                    every label with that value
+//   labels: { KEY: VALUE, ... }      the request's labels include each
+//   tools: { any: [NAME...] }        the request defines a tool of one of these names
+//   target_hint: [NAME...]           the request's target hint is one of them (a scalar too)
+//   all: [WHEN...], any: [WHEN...]   each / at least one of the nested conditions holds
+//   not: WHEN                        the nested condition does not hold
+// Lists must not be empty.
 // `then` keys: route + optional transform (none|mask|pseudonymize, default none) + optional
 // fallbacks (target names, each listed once and not repeating `route`); or deny (a non-empty
 // message) alone. Rules are tried in order; the first match wins; `default` applies when none
@@ -74,6 +91,8 @@
 // Thread-safety: a Policy is immutable after loading; share it as shared_ptr<const Policy>.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -88,9 +107,41 @@
 
 namespace airlock::router {
 
+// What a rule's `when` can look at besides the assessment: who asks and what the request
+// carries. The gateway fills it from the authenticated principal and the request.
+struct RequestFacts {
+  std::string tenant;
+  std::string subject;
+  std::map<std::string, std::string> principal_labels;
+  std::map<std::string, std::string> labels;  // the request's own labels
+  std::vector<std::string> tools;             // names of the request's tool definitions
+  std::string target_hint;                    // empty: none
+};
+
+// A rule's `when`: every condition given must hold (an empty Condition matches everything).
 struct Condition {
   std::optional<classifier::Level> level_at_least;
   std::optional<classifier::Level> level_at_most;
+  std::vector<std::string> categories_any;   // globs: some finding's category matches one
+  std::vector<std::string> categories_all;   // globs: each is matched by some finding
+  std::vector<std::string> categories_none;  // globs: no finding's category matches any
+  std::optional<float> difficulty_at_least;  // in [0, 1]
+  std::optional<float> difficulty_at_most;
+  std::optional<uint64_t> tokens_at_least;  // estimated prompt tokens
+  std::optional<uint64_t> tokens_at_most;
+  std::vector<std::string> tenants;                     // the principal's tenant is one of them
+  std::vector<std::string> subjects;                    // the principal's subject is one of them
+  std::map<std::string, std::string> principal_labels;  // the principal has each label
+  std::map<std::string, std::string> labels;            // the request has each label
+  std::vector<std::string> tools_any;     // the request defines a tool of one of these names
+  std::vector<std::string> target_hints;  // the request's target hint is one of them
+  std::vector<Condition> all;             // each holds
+  std::vector<Condition> any;             // at least one holds
+  std::vector<Condition> not_;            // none holds (`not:` gives one)
+
+  // Whether only the level conditions are given (or none): such a condition holds for every
+  // request at the levels it names, whatever else the request is. PolicyLint relies on it.
+  bool LevelsOnly() const;
 };
 
 struct Action {
@@ -141,10 +192,12 @@ struct Decision {
   std::string explanation;
 };
 
-// Evaluates the policy on an assessment: the first matching rule, else the default. On every
-// request's path, so it builds no text. Pure and thread-safe.
-Decision Decide(const Policy& policy, const classifier::Assessment& assessment);
+// Evaluates the policy on an assessment and the request's facts: the first matching rule,
+// else the default. On every request's path, so it builds no text. Pure and thread-safe.
+Decision Decide(const Policy& policy, const classifier::Assessment& assessment,
+                const RequestFacts& facts = {});
 // The same decision with its explanation (dry runs, `policy explain`). Pure and thread-safe.
-Decision Explain(const Policy& policy, const classifier::Assessment& assessment);
+Decision Explain(const Policy& policy, const classifier::Assessment& assessment,
+                 const RequestFacts& facts = {});
 
 }  // namespace airlock::router

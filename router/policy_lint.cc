@@ -26,13 +26,14 @@ uint32_t LevelsOf(const Condition& c) {
   return mask;
 }
 
-// "rules 'a', 'b'" for the earlier rules that take some of `mask` (the first five named).
+// "rules 'a', 'b'" for the earlier level-only rules that take some of `mask` (the first five
+// named).
 std::string TakenBy(const std::vector<Rule>& rules, size_t before, uint32_t mask) {
   constexpr size_t kNamed = 5;
   std::string names;
   size_t n = 0;
   for (size_t k = 0; k < before; ++k) {
-    if ((LevelsOf(rules[k].when) & mask) == 0) continue;
+    if (!rules[k].when.LevelsOnly() || (LevelsOf(rules[k].when) & mask) == 0) continue;
     if (n < kNamed) names += (n == 0 ? "'" : ", '") + rules[k].id + "'";
     ++n;
   }
@@ -45,19 +46,20 @@ std::string TakenBy(const std::vector<Rule>& rules, size_t before, uint32_t mask
 std::vector<LintWarning> LintPolicy(const Policy& policy) {
   std::vector<LintWarning> warnings;
   uint32_t taken = 0;
-  std::vector<std::string> reached;  // ids of the rules that take some level first
+  std::vector<std::string> reached;  // level-only rules that take some level first
   for (size_t k = 0; k < policy.rules.size(); ++k) {
     const Rule& rule = policy.rules[k];
     const uint32_t mask = LevelsOf(rule.when);
-    if ((mask & ~taken) == 0) {
+    if ((mask & ~taken) == 0) {  // whatever else it asks for
       warnings.push_back(LintWarning{rule.line, rule.id,
                                      "rule '" + rule.id +
                                          "' is never reached: every level it matches is taken by " +
                                          TakenBy(policy.rules, k, mask)});
-    } else {
+    } else if (rule.when.LevelsOnly()) {
       reached.push_back(rule.id);
     }
-    taken |= mask;
+    // Only a rule that asks for levels alone takes every request at its levels.
+    if (rule.when.LevelsOnly()) taken |= mask;
   }
   if (taken == kEveryLevel) {
     std::string names;

@@ -5,8 +5,10 @@
 //   - an unreachable rule: every request it would match is taken by earlier rules ("rule 'x'
 //     is never reached: every level it matches is taken by rules 'a', 'b'");
 //   - an unreachable default: the earlier rules together match every request.
-// Rules match on the assessment's level (router/policy.h), so reachability is decided exactly
-// on the four levels: a rule is reached when it matches a level no earlier rule matches.
+// A rule whose `when` asks for levels alone (Condition::LevelsOnly) takes every request at
+// the levels it matches; a later rule is unreachable when every level it matches is taken so,
+// whatever else it asks for. Rules with other conditions take no level for certain, so they
+// never make a later rule unreachable here: the lint reports only what is certain.
 //
 // Pure; thread-safe.
 #pragma once

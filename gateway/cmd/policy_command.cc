@@ -22,6 +22,8 @@ struct Args {
   std::string policy;
   std::string config;
   std::string file = "-";
+  std::string tenant;  // explain: the principal the rules see
+  std::string subject;
 };
 
 void Print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
@@ -89,7 +91,13 @@ int Explain(const Args& args) {
   absl::StrAppend(&out, "categories:", categories.empty() ? " none" : "");
   for (const auto& [category, n] : categories) absl::StrAppend(&out, " ", category, " x", n);
   absl::StrAppend(&out, "\ndifficulty: ", assessment.difficulty, "\n");
-  absl::StrAppend(&out, router::Explain(**policy, assessment).explanation, "\n");
+  router::RequestFacts facts;
+  facts.tenant = args.tenant;
+  facts.subject = args.subject;
+  facts.labels.insert(request->labels().begin(), request->labels().end());
+  for (const v1::Tool& tool : request->tools()) facts.tools.push_back(tool.name());
+  facts.target_hint = request->target_hint();
+  absl::StrAppend(&out, router::Explain(**policy, assessment, facts).explanation, "\n");
   Print(out);
   return std::fflush(stdout) == 0 ? 0 : 1;
 }
@@ -113,6 +121,8 @@ void AddPolicyCommand(CLI::App& app, int* exit_code) {
   e->add_option("policy", explain->policy, "policy file")->required();
   e->add_option("file", explain->file, "request file (JSON ChatRequest or text); '-': stdin");
   e->add_option("--config", explain->config, "gateway config whose targets the policy may name");
+  e->add_option("--tenant", explain->tenant, "the principal's tenant, for rules that ask");
+  e->add_option("--subject", explain->subject, "the principal's subject, for rules that ask");
   e->callback([explain, exit_code] { *exit_code = Explain(*explain); });
 }
 

@@ -1,7 +1,8 @@
 // `airlock policy`: check a policy file and see what it decides.
 //
 //   airlock policy lint POLICY.yaml [--config AIRLOCKD.yaml]
-//   airlock policy explain POLICY.yaml [FILE|-] [--config AIRLOCKD.yaml]
+//   airlock policy explain POLICY.yaml [FILE|-] [--config AIRLOCKD.yaml] [--tenant T]
+//                          [--subject S]
 //
 // Targets: with --config, every `route` and `fallbacks` name must be a target of that gateway
 // config (as airlockd checks at load and reload); without it any name is accepted (lint says
@@ -18,8 +19,9 @@
 // explain assesses one request (read as `airlock classify` reads it: a ChatRequest in JSON or
 // plain text; classify_command.h) with the policy's detectors and prints the assessment's level
 // and categories, then every rule considered, why it did or did not match, and the decision
-// (router::Explain). Exit status 0; 2 for bad input or a policy that does not load (its
-// message on stderr).
+// (router::Explain). The rules see the request's labels, tools and target hint (from JSON
+// input) and the principal given by --tenant / --subject (no principal labels). Exit status 0; 2
+// for bad input or a policy that does not load (its message on stderr).
 #pragma once
 
 #include "CLI/CLI.hpp"

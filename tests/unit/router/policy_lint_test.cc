@@ -90,5 +90,29 @@ TEST(LintPolicy, AnEmptyWhenShadowsEverythingAfterIt) {
   EXPECT_EQ(w[1].line, 9);
 }
 
+TEST(LintPolicy, RulesWithOtherConditionsTakeNoLevelForCertain) {
+  auto p = Parse(
+      "version: 1\n"
+      "rules:\n"
+      "  - id: secrets-home\n"
+      "    when: { categories: { any: [\"secret.*\"] } }\n"
+      "    then: { route: nano }\n"
+      "  - id: everything\n"
+      "    when: {}\n"
+      "    then: { route: super }\n"
+      "  - id: research\n"
+      "    when: { principal: { tenant: research }, level_at_least: internal }\n"
+      "    then: { route: nano }\n"
+      "default: { route: frontier }\n");
+  ASSERT_NE(p, nullptr);
+  // 'everything' is reachable (secrets-home needs a secret), 'research' is not (everything
+  // takes every level), and neither is the default.
+  EXPECT_THAT(Lines(LintPolicy(*p)),
+              ::testing::ElementsAre("9 research: rule 'research' is never reached: every level it "
+                                     "matches is taken by rule 'everything'",
+                                     "12 default: the default is never reached: the rules match "
+                                     "every level (rule 'everything')"));
+}
+
 }  // namespace
 }  // namespace airlock::router

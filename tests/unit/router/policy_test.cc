@@ -3,11 +3,13 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace airlock::router {
@@ -210,7 +212,8 @@ const ErrorCase kErrors[] = {
      "    then: { route: nano }\n  - id: b\n    when:\n      level_atleast: internal\n"
      "    then: { route: nano }\n",
      "policy.yaml:9:7: rules[1].when: unknown key 'level_atleast' (expected level_at_least, "
-     "level_at_most)"},
+     "level_at_most, categories, difficulty, tokens, principal, labels, tools, target_hint, all, "
+     "any, not)"},
     {"duplicate when key",
      "version: 1\nrules:\n  - id: a\n    when: { level_at_most: public, level_at_most: internal }\n"
      "    then: { route: nano }\ndefault: { route: nano }\n",
@@ -427,6 +430,53 @@ const ErrorCase kErrors[] = {
     {"levels duplicate key",
      "version: 1\nlevels:\n  pii.phone: public\n  pii.phone: internal\ndefault: { route: nano }\n",
      "policy.yaml:4:3: levels: duplicate key 'pii.phone' (first given at line 3)"},
+    // One rule, `when` on line 4: "    when: " puts the first condition at column 11.
+    {"bad category glob",
+     "version: 1\ndefault: { route: nano }\nrules:\n  - id: a\n"
+     "    when: { categories: { any: [\"Secret.?\"] } }\n    then: { route: nano }\n",
+     "policy.yaml:5:32: rules[0].when.categories.any: invalid character 'S' at offset 0 of "
+     "category glob 'Secret.?' (expected a-z, 0-9, '_', '-', '.' and '*')"},
+    {"empty category list",
+     "version: 1\ndefault: { route: nano }\nrules:\n  - id: a\n"
+     "    when: { categories: { none: [] } }\n    then: { route: nano }\n",
+     "policy.yaml:5:33: rules[0].when.categories.none: expected a list of category globs, found "
+     "an empty list"},
+    {"difficulty out of range",
+     "version: 1\ndefault: { route: nano }\nrules:\n  - id: a\n"
+     "    when: { difficulty: { at_least: 1.5 } }\n    then: { route: nano }\n",
+     "policy.yaml:5:37: rules[0].when.difficulty.at_least: expected a number from 0 to 1, found "
+     "'1.5'"},
+    {"difficulty range upside down",
+     "version: 1\ndefault: { route: nano }\nrules:\n  - id: a\n"
+     "    when: { difficulty: { at_least: 0.8, at_most: 0.2 } }\n    then: { route: nano }\n",
+     "policy.yaml:5:25: rules[0].when.difficulty: at_least is above at_most (this condition "
+     "could never hold)"},
+    {"tokens not an integer",
+     "version: 1\ndefault: { route: nano }\nrules:\n  - id: a\n"
+     "    when: { tokens: { at_most: 2.5 } }\n    then: { route: nano }\n",
+     "policy.yaml:5:32: rules[0].when.tokens.at_most: expected an integer >= 0, found '2.5'"},
+    {"unknown principal key",
+     "version: 1\ndefault: { route: nano }\nrules:\n  - id: a\n"
+     "    when: { principal: { team: x } }\n    then: { route: nano }\n",
+     "policy.yaml:5:26: rules[0].when.principal: unknown key 'team' (expected tenant, subject, "
+     "labels)"},
+    {"labels not a mapping",
+     "version: 1\ndefault: { route: nano }\nrules:\n  - id: a\n"
+     "    when: { labels: [a, b] }\n    then: { route: nano }\n",
+     "policy.yaml:5:21: rules[0].when.labels: expected a non-empty mapping of label names to "
+     "values"},
+    {"not is not a mapping",
+     "version: 1\ndefault: { route: nano }\nrules:\n  - id: a\n"
+     "    when: { not: [] }\n    then: { route: nano }\n",
+     "policy.yaml:5:18: rules[0].when.not: expected a mapping of conditions (use {} to match "
+     "every request)"},
+    {"unknown key in a nested condition",
+     "version: 1\ndefault: { route: nano }\nrules:\n  - id: a\n"
+     "    when: { any: [ { level_at_least: internal }, { levle: public } ] }\n"
+     "    then: { route: nano }\n",
+     "policy.yaml:5:52: rules[0].when.any[1]: unknown key 'levle' (expected level_at_least, "
+     "level_at_most, categories, difficulty, tokens, principal, labels, tools, target_hint, all, "
+     "any, not)"},
 };
 
 TEST(ParsePolicy, EveryErrorNamesFileLineColumnAndWhatWasExpected) {
@@ -682,6 +732,115 @@ TEST(Decide, DenyAndEmptyWhen) {
             "rule 'secrets': level public < restricted: no match\n"
             "rule 'everything-else': no conditions: match\n"
             "decision: route nano (transform none) by rule 'everything-else'");
+}
+
+// A policy with one rule per kind of condition, each routing to a target named after it.
+constexpr const char* kConditions = R"(version: 1
+rules:
+  - id: secrets
+    when: { categories: { any: ["secret.*"] } }
+    then: { deny: "no secrets" }
+  - id: research
+    when: { principal: { tenant: research } }
+    then: { route: nano }
+  - id: hard-and-long
+    when: { difficulty: { at_least: 0.6 }, tokens: { at_least: 100 } }
+    then: { route: frontier }
+  - id: tools
+    when: { tools: { any: [shell, browser] } }
+    then: { route: super, transform: mask }
+  - id: labelled
+    when: { labels: { env: prod }, principal: { labels: { role: admin } } }
+    then: { route: super }
+  - id: hinted
+    when: { target_hint: frontier, categories: { none: ["pii.*"] } }
+    then: { route: frontier }
+  - id: combined
+    when:
+      any:
+        - { categories: { all: [pii.email, pii.phone] } }
+        - not: { level_at_most: confidential }
+    then: { route: nano }
+default: { route: super }
+)";
+
+Assessment WithFindings(std::vector<std::string> categories, float difficulty = 0,
+                        uint32_t tokens = 0) {
+  Assessment a;
+  for (std::string& c : categories) {
+    classifier::Finding f;
+    f.category = std::move(c);
+    f.level = Level::kConfidential;
+    a.level = std::max(a.level, f.level);
+    a.findings.push_back(std::move(f));
+  }
+  a.difficulty = difficulty;
+  a.estimated_tokens = tokens;
+  return a;
+}
+
+TEST(Decide, EveryKindOfCondition) {
+  auto p = Parse(kConditions);
+  ASSERT_NE(p, nullptr);
+  auto rule = [&](const Assessment& a, const RequestFacts& f = {}) {
+    const Decision fast = Decide(*p, a, f);
+    EXPECT_EQ(Explain(*p, a, f).rule_id, fast.rule_id);
+    return fast.rule_id;
+  };
+  EXPECT_EQ(rule(WithFindings({"pii.email", "secret.aws_access_key"})), "secrets");
+  RequestFacts research;
+  research.tenant = "research";
+  EXPECT_EQ(rule(WithFindings({}), research), "research");
+  EXPECT_EQ(rule(WithFindings({}, 0.7f, 150)), "hard-and-long");
+  EXPECT_EQ(rule(WithFindings({}, 0.7f, 50)), "default");  // long enough it is not
+  RequestFacts tools;
+  tools.tools = {"calculator", "browser"};
+  EXPECT_EQ(rule(WithFindings({}), tools), "tools");
+  RequestFacts labelled;
+  labelled.labels = {{"env", "prod"}, {"team", "x"}};
+  EXPECT_EQ(rule(WithFindings({}), labelled), "default");  // the principal lacks role=admin
+  labelled.principal_labels = {{"role", "admin"}};
+  EXPECT_EQ(rule(WithFindings({}), labelled), "labelled");
+  RequestFacts hinted;
+  hinted.target_hint = "frontier";
+  EXPECT_EQ(rule(WithFindings({"custom.project"}), hinted), "hinted");
+  EXPECT_EQ(rule(WithFindings({"pii.email"}), hinted), "default");  // pii.* present
+  EXPECT_EQ(rule(WithFindings({"pii.email", "pii.phone"})), "combined");
+  EXPECT_EQ(rule(WithFindings({"pii.email"})), "default");
+  Assessment restricted = WithFindings({});
+  restricted.level = Level::kRestricted;
+  EXPECT_EQ(rule(restricted), "combined");  // not (level <= confidential)
+}
+
+TEST(Decide, ExplainSaysWhatEachConditionFound) {
+  auto p = Parse(kConditions);
+  ASSERT_NE(p, nullptr);
+  RequestFacts f;
+  f.tenant = "acme";
+  f.tools = {"calculator"};
+  const Decision d = Explain(*p, WithFindings({"pii.email"}, 0.25f, 40), f);
+  EXPECT_EQ(d.explanation,
+            "rule 'secrets': categories any of [secret.*]: none found: no match\n"
+            "rule 'research': tenant 'acme' not in [research]: no match\n"
+            "rule 'hard-and-long': difficulty 0.25 < 0.60, tokens 40 < 100: no match\n"
+            "rule 'tools': tools any of [shell, browser]: none defined: no match\n"
+            "rule 'labelled': principal label role missing (want admin), label env missing "
+            "(want prod): no match\n"
+            "rule 'hinted': categories none of [pii.*]: found pii.email, target hint '' not in "
+            "[frontier]: no match\n"
+            "rule 'combined': any(categories all of [pii.email, pii.phone]: missing pii.phone; "
+            "not(level confidential <= confidential)): no match\n"
+            "default: no rule matched\n"
+            "decision: route super (transform none) by rule 'default'");
+}
+
+TEST(ParsePolicy, ConditionsNestedTooDeepAreRefused) {
+  std::string when = "{}";
+  for (int i = 0; i < 20; ++i) when = "{ not: " + when + " }";
+  const std::string text =
+      "version: 1\ndefault: { route: nano }\nrules:\n  - id: a\n    when: " + when +
+      "\n    then: { route: nano }\n";
+  EXPECT_THAT(Error(text), ::testing::HasSubstr("conditions nested too deep (at most 16 levels"));
 }
 
 TEST(Decide, IsExplainWithoutTheText) {
