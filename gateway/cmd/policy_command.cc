@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -28,29 +29,35 @@ struct Args {
 
 void Print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
 
-// The policy with --config's target names, or with any target names.
-absl::StatusOr<std::shared_ptr<const router::Policy>> Load(const Args& args) {
-  if (args.config.empty()) return LoadPolicyAnyTargets(args.policy);
+// The target names of --config; nullopt without --config (any name is accepted).
+absl::StatusOr<std::optional<std::set<std::string>>> ConfigTargets(const Args& args) {
+  if (args.config.empty()) return std::nullopt;
   auto config = LoadConfig(args.config);
   if (!config.ok()) return config.status();
   std::set<std::string> targets;
   for (const TargetConfig& t : config->targets) targets.insert(t.name);
-  return router::LoadPolicy(args.policy, targets);
+  return targets;
+}
+
+absl::StatusOr<std::shared_ptr<const router::Policy>> Load(
+    const Args& args, const std::optional<std::set<std::string>>& targets) {
+  if (!targets) return LoadPolicyAnyTargets(args.policy);
+  return router::LoadPolicy(args.policy, *targets);
 }
 
 int Lint(const Args& args) {
-  if (!args.config.empty()) {
-    if (auto config = LoadConfig(args.config); !config.ok()) {
-      std::fprintf(stderr, "airlock policy lint: %s\n",
-                   std::string(config.status().message()).c_str());
-      return 2;
-    }
-  } else {
+  auto targets = ConfigTargets(args);
+  if (!targets.ok()) {
+    std::fprintf(stderr, "airlock policy lint: %s\n",
+                 std::string(targets.status().message()).c_str());
+    return 2;
+  }
+  if (!*targets) {
     std::fprintf(stderr,
                  "airlock policy lint: target names are not checked (give --config with the "
                  "gateway's config to check them)\n");
   }
-  auto policy = Load(args);
+  auto policy = Load(args, *targets);
   if (!policy.ok()) {
     Print(absl::StrCat(policy.status().message(), "\n"));
     return 1;
@@ -65,7 +72,10 @@ int Lint(const Args& args) {
 }
 
 int Explain(const Args& args) {
-  auto policy = Load(args);
+  auto targets = ConfigTargets(args);
+  auto policy = targets.ok()
+                    ? Load(args, *targets)
+                    : absl::StatusOr<std::shared_ptr<const router::Policy>>(targets.status());
   if (!policy.ok()) {
     std::fprintf(stderr, "airlock policy explain: %s\n",
                  std::string(policy.status().message()).c_str());
