@@ -155,12 +155,8 @@ absl::StatusOr<Prepared> Exchange::Prepare(const v1::ChatRequest& request) {
   for (const auto& f : p.assessment.findings) ++categories_[f.category];
 
   t = Clock::now();
-  p.facts.tenant = principal_.tenant;
-  p.facts.subject = principal_.subject;
-  p.facts.principal_labels = principal_.labels;
-  p.facts.labels.insert(request.labels().begin(), request.labels().end());
-  for (const v1::Tool& tool : request.tools()) p.facts.tools.push_back(tool.name());
-  p.facts.target_hint = request.target_hint();
+  p.facts =
+      router::RequestFactsOf(request, principal_.tenant, principal_.subject, principal_.labels);
   p.decision = router::Decide(*p.policy, p.assessment, p.facts);
   Stage("decide", t);
   policy_hash_ = p.policy->hash;

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "classifier/category.h"
 #include "re2/re2.h"
+#include "router/yaml_reader.h"
 #include "yaml-cpp/yaml.h"
 
 namespace airlock::router {
@@ -46,23 +47,6 @@ std::string Sha256Hex(const std::vector<std::string_view>& parts) {
   return hex;
 }
 
-std::string Join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out.append(sep);
-    out.append(items[i]);
-  }
-  return out;
-}
-
-std::string LevelNames() {
-  std::vector<std::string> names;
-  for (Level l : {Level::kPublic, Level::kInternal, Level::kConfidential, Level::kRestricted}) {
-    names.emplace_back(LevelName(l));
-  }
-  return Join(names, ", ");
-}
-
 bool ValidId(std::string_view id) {
   if (id.empty()) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
@@ -71,82 +55,10 @@ bool ValidId(std::string_view id) {
   });
 }
 
-// Thrown inside the parser only, turned into a status at its boundary.
-struct PolicyError {
-  absl::Status status;
-};
-
-class Parser {
+class Parser : public YamlReader {
  public:
   Parser(std::string_view filename, const std::set<std::string>& known_targets)
-      : filename_(filename), known_targets_(known_targets) {}
-
-  [[noreturn]] void Fail(const YAML::Mark& mark, std::string_view path,
-                         std::string_view what) const {
-    // yaml-cpp marks are 0-based; a node without a mark (-1) is reported at 1:1.
-    const int line = mark.line < 0 ? 1 : mark.line + 1;
-    const int column = mark.column < 0 ? 1 : mark.column + 1;
-    std::string msg =
-        std::string(filename_) + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
-    if (!path.empty()) msg.append(path).append(": ");
-    msg.append(what);
-    throw PolicyError{absl::InvalidArgumentError(msg)};
-  }
-
-  // The entries of a mapping, keyed by name, each with the key node (for its mark). Unknown
-  // and duplicate keys and non-scalar keys are errors.
-  struct Entry {
-    YAML::Node key;
-    YAML::Node value;
-    // Where the value is reported: an empty value ("when:") has no position of its own
-    // (yaml-cpp gives it the next token's), so it is reported at its key.
-    YAML::Mark where() const { return value.IsNull() ? key.Mark() : value.Mark(); }
-  };
-  using Entries = std::map<std::string, Entry>;
-
-  Entries Mapping(const YAML::Node& node, const YAML::Mark& mark, const std::string& path,
-                  const std::vector<std::string>& allowed, std::string_view expected) const {
-    if (!node.IsMap()) Fail(mark, path, "expected " + std::string(expected));
-    Entries entries;
-    for (const auto& kv : node) {
-      const YAML::Node& key = kv.first;
-      if (!key.IsScalar()) Fail(key.Mark(), path, "expected a key name");
-      const std::string name = key.Scalar();
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        Fail(key.Mark(), path, "unknown key '" + name + "' (expected " + Join(allowed, ", ") + ")");
-      }
-      if (entries.count(name) != 0) {
-        Fail(key.Mark(), path,
-             "duplicate key '" + name + "' (first given at line " +
-                 std::to_string(entries[name].key.Mark().line + 1) + ")");
-      }
-      entries.emplace(name, Entry{key, kv.second});
-    }
-    return entries;
-  }
-
-  const Entry& Required(const Entries& entries, const YAML::Node& map, const std::string& path,
-                        const std::string& key, std::string_view hint) const {
-    auto it = entries.find(key);
-    if (it == entries.end()) {
-      Fail(map.Mark(), path, "missing required key '" + key + "' (" + std::string(hint) + ")");
-    }
-    return it->second;
-  }
-
-  std::string Scalar(const YAML::Node& node, const YAML::Mark& mark, const std::string& path,
-                     std::string_view expected) const {
-    if (!node.IsScalar()) Fail(mark, path, "expected " + std::string(expected));
-    return node.Scalar();
-  }
-
-  Level ParseLevelNode(const Entry& e, const std::string& path) const {
-    const std::string name = Scalar(e.value, e.where(), path, "a level (" + LevelNames() + ")");
-    std::optional<Level> level = classifier::ParseLevel(name);
-    if (!level)
-      Fail(e.where(), path, "unknown level '" + name + "' (expected " + LevelNames() + ")");
-    return *level;
-  }
+      : YamlReader(filename), filename_(filename), known_targets_(known_targets) {}
 
   std::string Target(const YAML::Node& node, const YAML::Mark& mark,
                      const std::string& path) const {
@@ -160,14 +72,6 @@ class Parser {
                ")");
     }
     return name;
-  }
-
-  bool Bool(const Entry& e, const std::string& path) const {
-    const std::string v = Scalar(e.value, e.where(), path, "true or false");
-    if (v != "true" && v != "false") {
-      Fail(e.where(), path, "expected true or false, found '" + v + "'");
-    }
-    return v == "true";
   }
 
   // Reads a terms file: one term per line, surrounding blanks trimmed, blank lines and lines
@@ -360,25 +264,6 @@ class Parser {
     }
   }
 
-  // A non-empty list of non-empty names (or, with allow_scalar, one name as a scalar).
-  std::vector<std::string> Names(const Entry& e, const std::string& path, std::string_view what,
-                                 bool allow_scalar) const {
-    const std::string expected =
-        "a list of " + std::string(what) + (allow_scalar ? " (or one as a scalar)" : "");
-    std::vector<std::string> names;
-    if (allow_scalar && e.value.IsScalar()) {
-      names.push_back(e.value.Scalar());
-    } else {
-      if (!e.value.IsSequence()) Fail(e.where(), path, "expected " + expected);
-      for (const auto& item : e.value) names.push_back(Scalar(item, item.Mark(), path, what));
-    }
-    if (names.empty()) Fail(e.where(), path, "expected " + expected + ", found an empty list");
-    for (const std::string& n : names) {
-      if (n.empty()) Fail(e.where(), path, "expected " + expected + ", found an empty name");
-    }
-    return names;
-  }
-
   std::vector<std::string> Globs(const Entry& e, const std::string& path) const {
     std::vector<std::string> globs = Names(e, path, "category globs", false);
     for (const std::string& g : globs) {
@@ -387,21 +272,6 @@ class Parser {
       }
     }
     return globs;
-  }
-
-  std::map<std::string, std::string> StringMap(const Entry& e, const std::string& path) const {
-    if (!e.value.IsMap() || e.value.size() == 0) {
-      Fail(e.where(), path, "expected a non-empty mapping of label names to values");
-    }
-    std::map<std::string, std::string> out;
-    for (const auto& kv : e.value) {
-      const std::string key = Scalar(kv.first, kv.first.Mark(), path, "a label name");
-      if (!out.emplace(key, Scalar(kv.second, kv.second.Mark(), path + "." + key, "a label value"))
-               .second) {
-        Fail(kv.first.Mark(), path, "duplicate label '" + key + "'");
-      }
-    }
-    return out;
   }
 
   double Number(const Entry& e, const std::string& path, double lo, double hi, bool integer) const {
@@ -589,12 +459,7 @@ class Parser {
   }
 
   std::shared_ptr<const Policy> Parse(std::string_view text) {
-    YAML::Node root;
-    try {
-      root = YAML::Load(std::string(text));
-    } catch (const YAML::Exception& e) {
-      Fail(e.mark, "", "invalid YAML: " + e.msg);
-    }
+    const YAML::Node root = Load(text);
     auto policy = std::make_shared<Policy>();
     policy->path = std::string(filename_);
     static const char* kTop = "a mapping with keys version, detectors, levels, rules, default";
@@ -930,13 +795,8 @@ std::string Describe(const Action& a) {
 
 absl::StatusOr<std::shared_ptr<const Policy>> ParsePolicy(
     std::string_view text, std::string_view filename, const std::set<std::string>& known_targets) {
-  try {
-    return Parser(filename, known_targets).Parse(text);
-  } catch (const PolicyError& e) {
-    return e.status;
-  } catch (const std::exception& e) {  // yaml-cpp may throw while walking a document
-    return absl::InvalidArgumentError(std::string(filename) + ":1:1: invalid policy: " + e.what());
-  }
+  return YamlReader::Catch<std::shared_ptr<const Policy>>(
+      filename, [&] { return Parser(filename, known_targets).Parse(text); });
 }
 
 absl::StatusOr<std::shared_ptr<const Policy>> LoadPolicy(
@@ -983,6 +843,18 @@ Decision DecisionOf(const Policy& policy, const Rule& chosen) {
 }
 
 }  // namespace
+
+RequestFacts RequestFactsOf(const v1::ChatRequest& request, std::string tenant, std::string subject,
+                            std::map<std::string, std::string> principal_labels) {
+  RequestFacts facts;
+  facts.tenant = std::move(tenant);
+  facts.subject = std::move(subject);
+  facts.principal_labels = std::move(principal_labels);
+  facts.labels.insert(request.labels().begin(), request.labels().end());
+  for (const v1::Tool& tool : request.tools()) facts.tools.push_back(tool.name());
+  facts.target_hint = request.target_hint();
+  return facts;
+}
 
 bool Condition::LevelsOnly() const {
   return categories_any.empty() && categories_all.empty() && categories_none.empty() &&

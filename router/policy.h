@@ -101,6 +101,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "airlock/v1/gateway.pb.h"
 #include "classifier/assessment.h"
 #include "classifier/classifier.h"
 #include "router/transform.h"
@@ -117,6 +118,11 @@ struct RequestFacts {
   std::vector<std::string> tools;             // names of the request's tool definitions
   std::string target_hint;                    // empty: none
 };
+
+// The facts of request from principal (tenant, subject, labels) and the request's labels, tool
+// names and target hint.
+RequestFacts RequestFactsOf(const v1::ChatRequest& request, std::string tenant, std::string subject,
+                            std::map<std::string, std::string> principal_labels);
 
 // A rule's `when`: every condition given must hold (an empty Condition matches everything).
 struct Condition {
