@@ -9,12 +9,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "classifier/assessment.h"
 #include "classifier/level.h"
 #include "gateway/cmd/classify_command.h"
 #include "gateway/config.h"
 #include "router/policy.h"
 #include "router/policy_lint.h"
+#include "router/policy_suite.h"
 
 namespace airlock::gateway::cli {
 namespace {
@@ -25,6 +27,8 @@ struct Args {
   std::string file = "-";
   std::string tenant;  // explain: the principal the rules see
   std::string subject;
+  std::string tests;     // test: the test file; empty: next to the policy
+  double threshold = 0;  // test: minimum rule coverage, percent
 };
 
 void Print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
@@ -101,15 +105,68 @@ int Explain(const Args& args) {
   absl::StrAppend(&out, "categories:", categories.empty() ? " none" : "");
   for (const auto& [category, n] : categories) absl::StrAppend(&out, " ", category, " x", n);
   absl::StrAppend(&out, "\ndifficulty: ", assessment.difficulty, "\n");
-  router::RequestFacts facts;
-  facts.tenant = args.tenant;
-  facts.subject = args.subject;
-  facts.labels.insert(request->labels().begin(), request->labels().end());
-  for (const v1::Tool& tool : request->tools()) facts.tools.push_back(tool.name());
-  facts.target_hint = request->target_hint();
+  const router::RequestFacts facts =
+      router::RequestFactsOf(*request, args.tenant, args.subject, /*principal_labels=*/{});
   absl::StrAppend(&out, router::Explain(**policy, assessment, facts).explanation, "\n");
   Print(out);
   return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+std::string Percent(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", v);
+  return buf;
+}
+
+int Test(const Args& args) {
+  auto targets = ConfigTargets(args);
+  auto policy = targets.ok()
+                    ? Load(args, *targets)
+                    : absl::StatusOr<std::shared_ptr<const router::Policy>>(targets.status());
+  const std::string tests =
+      args.tests.empty() ? router::PolicySuitePathFor(args.policy) : args.tests;
+  auto suite = policy.ok() ? router::LoadPolicySuite(tests)
+                           : absl::StatusOr<router::PolicySuite>(policy.status());
+  if (!suite.ok()) {
+    std::fprintf(stderr, "airlock policy test: %s\n",
+                 std::string(suite.status().message()).c_str());
+    return 2;
+  }
+  const router::SuiteResult result = router::RunPolicySuite(**policy, *suite);
+  std::string out;
+  for (const router::CaseResult& r : result.cases) {
+    if (r.passed()) {
+      absl::StrAppend(&out, "PASS  ", r.test->name, "\n");
+      continue;
+    }
+    absl::StrAppend(&out, "FAIL  ", r.test->name, " (", tests, ":", r.test->line, ")\n");
+    for (const router::CaseResult::Mismatch& m : r.mismatches) {
+      absl::StrAppend(&out, "        - ", m.what, ": ", m.expected, "\n");
+      absl::StrAppend(&out, "        + ", m.what, ": ", m.got, "\n");
+    }
+    absl::StrAppend(&out, "      level ", std::string(classifier::LevelName(r.level)),
+                    "; how the policy decided:\n");
+    for (absl::string_view line : absl::StrSplit(r.decision.explanation, '\n')) {
+      absl::StrAppend(&out, "        ", std::string(line), "\n");
+    }
+  }
+  absl::StrAppend(&out, "coverage: ", result.reached, " of ", result.rules.size(),
+                  " rules reached (", Percent(result.coverage_percent()), ")\n");
+  for (const router::SuiteResult::RuleCoverage& rc : result.rules) {
+    if (rc.cases > 0) continue;
+    absl::StrAppend(&out, "  not reached: rule '", rc.rule->id, "' (", args.policy, ":",
+                    rc.rule->line, ")\n");
+  }
+  const size_t passed = result.cases.size() - result.failed;
+  absl::StrAppend(&out, tests, ": ", passed, " passed, ", result.failed, " failed\n");
+  const bool covered = result.coverage_percent() + 1e-9 >= args.threshold;
+  if (!covered) {
+    absl::StrAppend(&out, "coverage ", Percent(result.coverage_percent()), " is below --threshold ",
+                    Percent(args.threshold), "\n");
+  }
+  Print(out);
+  if (std::fflush(stdout) != 0) return 1;
+  return result.failed == 0 && covered ? 0 : 1;
 }
 
 }  // namespace
@@ -134,6 +191,17 @@ void AddPolicyCommand(CLI::App& app, int* exit_code) {
   e->add_option("--tenant", explain->tenant, "the principal's tenant, for rules that ask");
   e->add_option("--subject", explain->subject, "the principal's subject, for rules that ask");
   e->callback([explain, exit_code] { *exit_code = Explain(*explain); });
+
+  auto test = std::make_shared<Args>();
+  CLI::App* t = group->add_subcommand(
+      "test", "run a policy's test file: pass/fail per case, diffs, and the rules no case reaches");
+  t->add_option("policy", test->policy, "policy file")->required();
+  t->add_option("--tests", test->tests, "test file (default: POLICY's NAME_test.yaml beside it)");
+  t->add_option("--config", test->config, "gateway config whose targets the policy may name");
+  t->add_option("--threshold", test->threshold,
+                "fail unless at least this percentage of the rules (and the default) is reached")
+      ->check(CLI::Range(0.0, 100.0));
+  t->callback([test, exit_code] { *exit_code = Test(*test); });
 }
 
 }  // namespace airlock::gateway::cli

@@ -3,6 +3,8 @@
 //   airlock policy lint POLICY.yaml [--config AIRLOCKD.yaml]
 //   airlock policy explain POLICY.yaml [FILE|-] [--config AIRLOCKD.yaml] [--tenant T]
 //                          [--subject S]
+//   airlock policy test POLICY.yaml [--tests TEST.yaml] [--config AIRLOCKD.yaml]
+//                       [--threshold PCT]
 //
 // Targets: with --config, every `route` and `fallbacks` name must be a target of that gateway
 // config (as airlockd checks at load and reload); without it any name is accepted (lint says
@@ -22,6 +24,16 @@
 // (router::Explain). The rules see the request's labels, tools and target hint (from JSON
 // input) and the principal given by --tenant / --subject (no principal labels). Exit status 0; 2
 // for bad input or a policy that does not load (its message on stderr).
+//
+// test runs the policy's test file (router/policy_suite.h; by default NAME_test.yaml beside
+// NAME.yaml) and prints, on stdout: "PASS  NAME" or "FAIL  NAME (FILE:LINE)" per case, each
+// failure followed by its diff ("- what: expected" / "+ what: got" per expectation that does
+// not hold), the assessment's level and the explanation of the decision; then "coverage: R of
+// N rules reached (P%)", "  not reached: rule 'ID' (POLICY:LINE)" for each rule (or the
+// default) that no case decided, "FILE: P passed, F failed", and, when the coverage is below
+// --threshold (percent, 0 to 100, default 0), a line saying so. Exit status 0 when every case
+// passes and the threshold is met, 1 otherwise, 2 when the policy or the test file does not load
+// (its message on stderr).
 #pragma once
 
 #include "CLI/CLI.hpp"

@@ -1,4 +1,5 @@
-"""The `airlock` command line: `airlock classify`, `airlock policy` and `airlock eval detectors`.
+"""The `airlock` command line: `airlock classify`, `airlock policy` (lint, explain, test) and
+`airlock eval detectors`.
 
 Environment (set by CTest): AIRLOCK_CLI (path of the `airlock` binary).
 """
@@ -292,6 +293,70 @@ def test_policy_explain_shows_every_rule_considered_and_the_decision(tmp_path):
                                       "'low'\n")
     r = airlock("policy", "explain", tmp_path / "missing.yaml", stdin=b"x")
     assert r.returncode == 2
+
+
+TESTS = """version: 1
+cases:
+  - name: mail is confidential
+    text: "mail bob@example.org about the plan"
+    expect: { rule: top, route: onprem }
+  - name: weather goes out
+    text: "what is the weather"
+    expect: { rule: low, route: frontier, transform: pseudonymize }
+"""
+
+
+def test_policy_test_passes_and_reports_unreached_rules(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SHADOWED)
+    (tmp_path / "policy_test.yaml").write_text(TESTS)  # found next to the policy
+    r = airlock("policy", "test", policy)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().splitlines() == [
+        "PASS  mail is confidential",
+        "PASS  weather goes out",
+        "coverage: 2 of 4 rules reached (50.0%)",
+        f"  not reached: rule 'secrets' ({policy}:9)",
+        f"  not reached: rule 'default' ({policy}:12)",
+        f"{tmp_path / 'policy_test.yaml'}: 2 passed, 0 failed",
+    ]
+    # Below the coverage threshold: exit status 1, and the reason.
+    r = airlock("policy", "test", policy, "--threshold", "60")
+    assert r.returncode == 1
+    assert r.stdout.decode().endswith("coverage 50.0% is below --threshold 60.0%\n")
+
+
+def test_policy_test_failure_shows_a_diff_and_how_the_policy_decided(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SHADOWED)
+    tests = tmp_path / "elsewhere.yaml"
+    tests.write_text(TESTS.replace("expect: { rule: top, route: onprem }",
+                                   "expect: { rule: low, route: frontier }"))
+    r = airlock("policy", "test", policy, "--tests", tests)
+    assert r.returncode == 1
+    out = r.stdout.decode()
+    assert (f"FAIL  mail is confidential ({tests}:3)\n"
+            "        - rule: low\n"
+            "        + rule: top\n"
+            "        - route: frontier\n"
+            "        + route: onprem\n"
+            "      level confidential; how the policy decided:\n"
+            "        rule 'top': level confidential >= confidential: match\n") in out
+    assert "PASS  weather goes out\n" in out
+    assert out.endswith(": 1 passed, 1 failed\n")
+
+
+def test_policy_test_bad_test_file_exits_2_naming_line_and_column(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SHADOWED)
+    tests = tmp_path / "policy_test.yaml"
+    tests.write_text(TESTS.replace("transform: pseudonymize", "transform: scramble"))
+    r = airlock("policy", "test", policy)
+    assert r.returncode == 2
+    assert (f"{tests}:8:54: cases[1].expect.transform: unknown transform 'scramble'").encode() \
+        in r.stderr, r.stderr
+    r = airlock("policy", "test", policy, "--tests", tmp_path / "missing.yaml")
+    assert r.returncode == 2 and b"missing.yaml" in r.stderr
 
 
 # ---------------------------------------------------------------------------------------------
