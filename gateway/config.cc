@@ -464,9 +464,10 @@ Config Parse(const Ctx& ctx, const YAML::Node& root, const std::string& filename
     ctx.Fail(YAML::Mark(), "(top level)",
              "the file is empty; expected a map with at least targets, policy and audit");
   }
-  MapReader top(ctx, root, "",
-                {"listen", "tls", "principals", "targets", "egress_allowlist", "policy", "audit",
-                 "limits", "metrics", "logging", "shutdown_grace_ms", "workers"});
+  MapReader top(
+      ctx, root, "",
+      {"listen", "tls", "principals", "targets", "egress_allowlist", "policy", "policy_watch_ms",
+       "audit", "limits", "metrics", "logging", "shutdown_grace_ms", "workers"});
   Config c;
   c.path = filename;
   if (const YAML::Node* v = top.Find("listen")) {
@@ -592,6 +593,7 @@ Config Parse(const Ctx& ctx, const YAML::Node& root, const std::string& filename
     }
   }
   top.OptMillis("shutdown_grace_ms", &c.shutdown_grace, 0);
+  top.OptMillis("policy_watch_ms", &c.policy_watch, 0);
   top.OptInt("workers", &c.workers, 1, 256);
 
   // Cross-checks and required keys, after everything present has been checked.

@@ -30,6 +30,9 @@
 //   egress_allowlist: [vllm.internal]  # hosts targets may connect to; nothing else
 //   policy: policies/default.yaml      # required, readable; relative paths are relative to
 //                                      # this file
+//   policy_watch_ms: 500               # reload the policy once its files (the policy and its
+//                                      # terms files) have changed and then stayed unchanged
+//                                      # this long; 0: only on SIGHUP / Admin.ReloadPolicy
 //   audit:                             # the tamper-evident audit log (see AuditConfig)
 //     path: audit/audit.jsonl          # required: the live segment; sealed segments and
 //                                      # checkpoints lie next to it
@@ -141,6 +144,7 @@ struct Config {
   std::vector<TargetConfig> targets;
   std::vector<std::string> egress_allowlist;
   std::string policy_path;  // absolute, or relative to the working directory after load
+  std::chrono::milliseconds policy_watch{500};  // debounce of the file watch; 0: no watch
   AuditConfig audit;
   LimitsConfig limits;
   std::string metrics_listen;      // empty: no metrics endpoint

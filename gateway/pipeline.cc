@@ -62,11 +62,18 @@ bool ValidToolName(const std::string& name) {
 absl::StatusOr<bool> PolicyStore::Reload() {
   std::lock_guard<std::mutex> lock(reload_mu_);
   auto loaded = router::LoadPolicy(path_, known_targets_);
+  last_.when = std::chrono::system_clock::now();
+  last_.error = loaded.ok() ? "" : std::string(loaded.status().message());
   if (!loaded.ok()) return loaded.status();
   auto old = current_.load();
   bool changed = !old || old->hash != (*loaded)->hash;
   if (changed) current_.store(*loaded);
   return changed;
+}
+
+PolicyStore::LastReload PolicyStore::last_reload() const {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  return last_;
 }
 
 absl::Status ValidateRequest(const v1::ChatRequest& request) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,10 +38,18 @@ class PolicyStore {
   std::shared_ptr<const router::Policy> current() const { return current_.load(); }
   const std::string& path() const { return path_; }
 
+  // The outcome of the last Reload (the first load included).
+  struct LastReload {
+    std::chrono::system_clock::time_point when;  // epoch: none yet
+    std::string error;                           // empty: it succeeded
+  };
+  LastReload last_reload() const;
+
  private:
   const std::string path_;
   const std::set<std::string> known_targets_;
-  std::mutex reload_mu_;  // one reload at a time
+  mutable std::mutex reload_mu_;  // one reload at a time; guards last_
+  LastReload last_;
   std::atomic<std::shared_ptr<const router::Policy>> current_;
 };
 

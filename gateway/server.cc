@@ -16,6 +16,7 @@
 #include "airlock/v1/gateway.grpc.pb.h"
 #include "gateway/log.h"
 #include "gateway/pipeline.h"
+#include "gateway/policy_watcher.h"
 #include "gateway/targets/factory.h"
 
 namespace airlock::gateway {
@@ -58,6 +59,7 @@ struct Server::Impl {
   std::unique_ptr<AuditLog> audit;
   Metrics metrics;
   std::unique_ptr<MetricsServer> metrics_server;
+  std::unique_ptr<PolicyWatcher> policy_watcher;  // null when config.policy_watch is 0
   Services services;
   std::unique_ptr<grpc::Service> gateway_service;
   std::unique_ptr<grpc::Service> admin_service;
@@ -438,6 +440,11 @@ class AdminService final : public v1::Admin::CallbackService {
           std::chrono::duration_cast<std::chrono::seconds>(now - impl_->started).count());
       response->set_in_flight(impl_->in_flight.load());
       response->set_version(AIRLOCK_VERSION);
+      const PolicyStore::LastReload last = impl_->policies->last_reload();
+      response->set_last_reload_error(last.error);
+      response->set_last_reload_unix_ms(
+          std::chrono::duration_cast<std::chrono::milliseconds>(last.when.time_since_epoch())
+              .count());
     }
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(ToGrpc(s));
@@ -563,6 +570,12 @@ absl::Status Server::Start() {
     if (!port.ok()) return port.status();
     impl.metrics_port = *port;
   }
+  if (c.policy_watch.count() > 0) {
+    impl.policy_watcher =
+        std::make_unique<PolicyWatcher>([&impl] { return impl.policies->current()->files; },
+                                        [this] { (void)ReloadPolicy(); }, c.policy_watch);
+    impl.policy_watcher->Start();
+  }
   return absl::OkStatus();
 }
 
@@ -586,6 +599,7 @@ absl::StatusOr<bool> Server::ReloadPolicy() {
 void Server::Shutdown() {
   std::call_once(impl_->shutdown_once, [this] {
     Impl& impl = *impl_;
+    if (impl.policy_watcher) impl.policy_watcher->Stop();
     if (impl.grpc_server) {
       auto deadline = std::chrono::system_clock::now() + impl.config.shutdown_grace;
       impl.grpc_server->GetHealthCheckService()->SetServingStatus(false);

@@ -119,6 +119,7 @@ class Parser : public YamlReader {
                "per line; '#' starts a comment line)");
     }
     extra_bytes_.push_back(std::move(bytes));
+    extra_files_.push_back(file.string());
     return terms;
   }
 
@@ -541,6 +542,8 @@ class Parser : public YamlReader {
     std::vector<std::string_view> hashed = {text};
     hashed.insert(hashed.end(), extra_bytes_.begin(), extra_bytes_.end());
     policy->hash = Sha256Hex(hashed);
+    policy->files = {std::string(filename_)};
+    policy->files.insert(policy->files.end(), extra_files_.begin(), extra_files_.end());
     return policy;
   }
 
@@ -550,6 +553,7 @@ class Parser : public YamlReader {
   std::string_view filename_;
   const std::set<std::string>& known_targets_;
   std::vector<std::string> extra_bytes_;  // terms files, in order of appearance, for the hash
+  std::vector<std::string> extra_files_;  // their paths
 };
 
 std::string Fixed2(double v) {

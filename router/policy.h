@@ -169,6 +169,9 @@ struct Rule {
 struct Policy {
   std::string path;
   std::string hash;  // SHA-256 of the file's bytes, lowercase hex
+  // The files it was read from: the policy file, then each terms_file (as opened). A change
+  // to any of them is a new policy (a file watcher reloads on it).
+  std::vector<std::string> files;
   std::vector<Rule> rules;
   Rule default_rule;  // id "default"
   // The detectors this policy assesses requests with; never null in a parsed policy.

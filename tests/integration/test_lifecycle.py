@@ -31,7 +31,8 @@ def test_sigterm_during_a_stream_drains_and_exits_zero(start_upstream, start_gat
 
 def test_policy_reload_by_sighup_and_admin(start_upstream, start_gateway):
     upstream = start_upstream()
-    gw = start_gateway([{"name": "frontier", "url": upstream.url}])
+    # The file watch is off, so that only SIGHUP and the Admin call reload.
+    gw = start_gateway([{"name": "frontier", "url": upstream.url}], extra="policy_watch_ms: 0")
     admin = gw.client(api_key=ADMIN_KEY)
     old = admin.status().policy_hash
     # A broken policy is refused and the old one keeps serving.
@@ -54,6 +55,42 @@ def test_policy_reload_by_sighup_and_admin(start_upstream, start_gateway):
     while admin.status().policy_hash == old and time.time() < deadline:
         time.sleep(0.05)
     assert admin.status().policy_hash != old
+    with pytest.raises(grpc.RpcError) as e:
+        gw.client().chat([{"role": "user", "content": "hi"}])
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "all-denied" in e.value.details()
+
+
+def wait_until(check, seconds=10):
+    deadline = time.time() + seconds
+    while not check() and time.time() < deadline:
+        time.sleep(0.05)
+    return check()
+
+
+def test_policy_reloads_when_its_file_changes(start_upstream, start_gateway):
+    upstream = start_upstream()
+    gw = start_gateway([{"name": "frontier", "url": upstream.url}], extra="policy_watch_ms: 50")
+    admin = gw.client(api_key=ADMIN_KEY)
+    status = admin.status()
+    old = status.policy_hash
+    assert status.last_reload_error == "" and status.last_reload_unix_ms > 0
+    # A broken file is refused: the status says why, the old policy keeps serving.
+    with open(gw.policy_path, "w") as f:
+        f.write("version: 1\ndefault:\n  route: nowhere\n")
+    assert wait_until(lambda: admin.status().last_reload_error != "")
+    status = admin.status()
+    assert "policy.yaml:3:" in status.last_reload_error and "nowhere" in status.last_reload_error
+    assert status.policy_hash == old
+    assert gw.client().chat([{"role": "user", "content": "hi"}]).route.target == "frontier"
+    # A good one, renamed over the old file as deployment tools do, goes live by itself.
+    tmp_path = gw.policy_path + ".new"
+    with open(tmp_path, "w") as f:
+        f.write("version: 1\nrules:\n  - id: all-denied\n    when: {}\n"
+                "    then: { deny: closed }\ndefault:\n  route: frontier\n")
+    os.rename(tmp_path, gw.policy_path)
+    assert wait_until(lambda: admin.status().policy_hash != old)
+    assert admin.status().last_reload_error == ""
     with pytest.raises(grpc.RpcError) as e:
         gw.client().chat([{"role": "user", "content": "hi"}])
     assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED

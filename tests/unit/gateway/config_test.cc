@@ -130,6 +130,7 @@ TEST_F(ConfigTest, FullConfig) {
       "metrics: { listen: '[::1]:9464' }\n"
       "logging: { level: debug }\n"
       "shutdown_grace_ms: 2500\n"
+      "policy_watch_ms: 0\n"
       "workers: 4\n";
   absl::StatusOr<Config> c = Parse(yaml);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -158,6 +159,7 @@ TEST_F(ConfigTest, FullConfig) {
   EXPECT_EQ(s.retries, 2);
   EXPECT_EQ(s.eject_after_failures, 3);
   EXPECT_EQ(s.eject_for, std::chrono::milliseconds(1000));
+  EXPECT_EQ(c->policy_watch, std::chrono::milliseconds(0));
   EXPECT_EQ(c->targets[1].api_key, "sk-env");
   EXPECT_EQ(c->egress_allowlist, (std::vector<std::string>{"vllm.internal", "api.example.com"}));
   EXPECT_EQ(c->policy_path, dir_ + "/p.yaml");
@@ -325,6 +327,10 @@ TEST_F(ConfigTest, BadDurations) {
             "2000), got 'soon'");
   // Zero is a valid grace period.
   EXPECT_TRUE(Parse(std::string(kMinimal) + "shutdown_grace_ms: 0\n").ok());
+  EXPECT_EQ(Error(std::string(kMinimal) + "policy_watch_ms: -5\n"),
+            "t.yaml:8:18: policy_watch_ms: duration -5 ms is out of range (0 to 604800000 ms)");
+  // The file watch is on by default.
+  EXPECT_EQ(Parse(std::string(kMinimal))->policy_watch, std::chrono::milliseconds(500));
 }
 
 TEST_F(ConfigTest, MissingRequiredKeys) {
