@@ -538,6 +538,7 @@ class Parser : public YamlReader {
       Fail(detectors_mark, "detectors", std::string(classifier.status().message()));
     }
     policy->classifier = std::move(*classifier);
+    policy->detectors = std::move(options);
 
     std::vector<std::string_view> hashed = {text};
     hashed.insert(hashed.end(), extra_bytes_.begin(), extra_bytes_.end());

@@ -148,6 +148,7 @@ struct Condition {
   // Whether only the level conditions are given (or none): such a condition holds for every
   // request at the levels it names, whatever else the request is. PolicyLint relies on it.
   bool LevelsOnly() const;
+  bool operator==(const Condition&) const = default;
 };
 
 struct Action {
@@ -156,6 +157,7 @@ struct Action {
   std::string route;         // target name, when !deny
   Transform transform = Transform::kNone;
   std::vector<std::string> fallbacks;  // target names, tried in order after `route`
+  bool operator==(const Action&) const = default;
 };
 
 struct Rule {
@@ -174,7 +176,9 @@ struct Policy {
   std::vector<std::string> files;
   std::vector<Rule> rules;
   Rule default_rule;  // id "default"
-  // The detectors this policy assesses requests with; never null in a parsed policy.
+  // The policy's own detectors and level overrides as written (terms files read in), and the
+  // classifier built from them with the built-in detectors; never null in a parsed policy.
+  classifier::ClassifierOptions detectors;
   std::shared_ptr<const classifier::Classifier> classifier;
 };
 

@@ -16,6 +16,7 @@
 #include "gateway/config.h"
 #include "router/policy.h"
 #include "router/policy_lint.h"
+#include "router/policy_print.h"
 #include "router/policy_suite.h"
 
 namespace airlock::gateway::cli {
@@ -118,6 +119,20 @@ std::string Percent(double v) {
   return buf;
 }
 
+int PrintCanonical(const Args& args) {
+  auto targets = ConfigTargets(args);
+  auto policy = targets.ok()
+                    ? Load(args, *targets)
+                    : absl::StatusOr<std::shared_ptr<const router::Policy>>(targets.status());
+  if (!policy.ok()) {
+    std::fprintf(stderr, "airlock policy print: %s\n",
+                 std::string(policy.status().message()).c_str());
+    return 2;
+  }
+  Print(router::PrintPolicy(**policy));
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
 int Test(const Args& args) {
   auto targets = ConfigTargets(args);
   auto policy = targets.ok()
@@ -191,6 +206,13 @@ void AddPolicyCommand(CLI::App& app, int* exit_code) {
   e->add_option("--tenant", explain->tenant, "the principal's tenant, for rules that ask");
   e->add_option("--subject", explain->subject, "the principal's subject, for rules that ask");
   e->callback([explain, exit_code] { *exit_code = Explain(*explain); });
+
+  auto print = std::make_shared<Args>();
+  CLI::App* pr = group->add_subcommand(
+      "print", "print a policy in canonical form (defaults spelled out, terms files inlined)");
+  pr->add_option("policy", print->policy, "policy file")->required();
+  pr->add_option("--config", print->config, "gateway config whose targets the policy may name");
+  pr->callback([print, exit_code] { *exit_code = PrintCanonical(*print); });
 
   auto test = std::make_shared<Args>();
   CLI::App* t = group->add_subcommand(

@@ -3,6 +3,7 @@
 //   airlock policy lint POLICY.yaml [--config AIRLOCKD.yaml]
 //   airlock policy explain POLICY.yaml [FILE|-] [--config AIRLOCKD.yaml] [--tenant T]
 //                          [--subject S]
+//   airlock policy print POLICY.yaml [--config AIRLOCKD.yaml]
 //   airlock policy test POLICY.yaml [--tests TEST.yaml] [--config AIRLOCKD.yaml]
 //                       [--threshold PCT]
 //
@@ -24,6 +25,10 @@
 // (router::Explain). The rules see the request's labels, tools and target hint (from JSON
 // input) and the principal given by --tenant / --subject (no principal labels). Exit status 0; 2
 // for bad input or a policy that does not load (its message on stderr).
+//
+// print writes the policy in canonical form (router/policy_print.h) on stdout: the same compiled
+// policy, every default spelled out, terms files inlined. Exit status 0; 2 when the policy does
+// not load (its message on stderr).
 //
 // test runs the policy's test file (router/policy_suite.h; by default NAME_test.yaml beside
 // NAME.yaml) and prints, on stdout: "PASS  NAME" or "FAIL  NAME (FILE:LINE)" per case, each

@@ -8,7 +8,8 @@
 // its message starts with "fuzz.yaml:" (FILE:LINE:COLUMN); a policy that loads has a
 // classifier, unique rule ids and the default rule, and its decisions for an assessment at
 // every level name a rule of the policy and route only to known targets (or deny), the same
-// with and without their explanation.
+// with and without their explanation; its canonical form (router/policy_print.h) parses to the
+// same compiled policy and prints to the same text.
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -17,6 +18,7 @@
 
 #include "classifier/assessment.h"
 #include "router/policy.h"
+#include "router/policy_print.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
@@ -76,5 +78,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK((*first)->hash == (*second)->hash, "the policy hash is not deterministic");
   FUZZ_CHECK((*first)->rules.size() == (*second)->rules.size(), "rules are not deterministic");
   CheckPolicy(**first);
+  // The canonical form is the same compiled policy, and printing it again changes nothing.
+  const std::string canonical = router::PrintPolicy(**first);
+  const auto reparsed = router::ParsePolicy(canonical, "canonical.yaml", Targets());
+  FUZZ_CHECK(reparsed.ok(), "the canonical form of a policy does not parse");
+  FUZZ_CHECK(router::EquivalentPolicies(**first, **reparsed),
+             "the canonical form parses to another policy");
+  FUZZ_CHECK(router::PrintPolicy(**reparsed) == canonical, "printing is not idempotent");
   return 0;
 }
