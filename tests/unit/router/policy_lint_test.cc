@@ -114,5 +114,75 @@ TEST(LintPolicy, RulesWithOtherConditionsTakeNoLevelForCertain) {
                                      "every level (rule 'everything')"));
 }
 
+// Two rules: the first's `when` is `earlier`, the second's `later`. The second's warning, or ""
+// when it is reachable.
+std::string Shadowed(const std::string& earlier, const std::string& later) {
+  auto p = Parse("version: 1\nrules:\n  - id: first\n    when: " + earlier +
+                 "\n    then: { route: nano }\n  - id: second\n    when: " + later +
+                 "\n    then: { route: super }\ndefault: { route: frontier }\n");
+  if (p == nullptr) return "(does not parse)";
+  for (const LintWarning& w : LintPolicy(*p)) {
+    if (w.rule_id == "second") return w.message;
+  }
+  return "";
+}
+
+TEST(LintPolicy, ARuleNarrowerThanAnEarlierOneIsUnreachable) {
+  const std::string kTaken =
+      "rule 'second' is never reached: every request it matches is taken by rule 'first' (line 3)";
+  struct Case {
+    std::string earlier, later;
+    bool shadowed;
+  };
+  const std::vector<Case> cases = {
+      // Category globs: within is shadowed, broader or beside is not.
+      {"{ categories: { any: [\"secret.*\"] } }",
+       "{ categories: { any: [secret.aws_access_key, \"secret.gcp.*\"] }, level_at_least: internal "
+       "}",
+       true},
+      {"{ categories: { any: [\"secret.*\"] } }", "{ categories: { all: [secret.jwt] } }", true},
+      {"{ categories: { any: [pii.email] } }", "{ categories: { any: [\"pii.*\"] } }", false},
+      {"{ categories: { any: [pii.email] } }", "{ categories: { any: [pii.email, pii.phone] } }",
+       false},
+      {"{ categories: { none: [pii.email] } }", "{ categories: { none: [\"pii.*\"] } }", true},
+      {"{ categories: { none: [\"pii.*\"] } }", "{ categories: { none: [pii.email] } }", false},
+      {"{ categories: { all: [\"pii.*\"] } }", "{ categories: { all: [pii.email, pii.phone] } }",
+       true},
+      // Ranges: narrower is shadowed.
+      {"{ difficulty: { at_least: 0.5 } }", "{ difficulty: { at_least: 0.7, at_most: 0.9 } }",
+       true},
+      {"{ difficulty: { at_least: 0.7 } }", "{ difficulty: { at_least: 0.5 } }", false},
+      {"{ tokens: { at_most: 1000 } }", "{ tokens: { at_most: 10 }, level_at_most: public }", true},
+      {"{ level_at_least: confidential, difficulty: { at_least: 0.7 } }",
+       "{ level_at_least: confidential }", false},
+      // Who asks and what the request carries.
+      {"{ principal: { tenant: [research, ops] }, labels: { env: prod } }",
+       "{ principal: { tenant: research, labels: { team: ml } }, labels: { env: prod, x: y } }",
+       true},
+      {"{ principal: { tenant: research } }", "{ principal: { subject: alice } }", false},
+      {"{ labels: { env: prod } }", "{ labels: { env: dev } }", false},
+      {"{ tools: { any: [shell, exec] } }", "{ tools: { any: [shell] }, target_hint: super }",
+       true},
+      {"{ tools: { any: [shell] } }", "{ tools: { any: [shell, exec] } }", false},
+      // Nested logic.
+      {"{ any: [ { principal: { tenant: a } }, { principal: { tenant: b } } ] }",
+       "{ principal: { tenant: b }, level_at_least: internal }", true},
+      {"{ all: [ { principal: { tenant: a } }, { labels: { k: v } } ] }",
+       "{ principal: { tenant: a } }", false},
+      {"{ principal: { tenant: a } }",
+       "{ any: [ { principal: { tenant: a } }, { all: [ { principal: { tenant: a } } ] } ] }",
+       true},
+      {"{ principal: { tenant: a } }",
+       "{ all: [ { labels: { k: v } }, { principal: { tenant: a } } ] }", true},
+      {"{ not: { tools: { any: [shell] } } }",
+       "{ not: { tools: { any: [shell] } }, level_at_least: internal }", true},
+      {"{ not: { tools: { any: [shell] } } }", "{ not: { tools: { any: [exec] } } }", false},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(Shadowed(c.earlier, c.later), c.shadowed ? kTaken : "")
+        << "earlier " << c.earlier << "\nlater " << c.later;
+  }
+}
+
 }  // namespace
 }  // namespace airlock::router
