@@ -359,6 +359,29 @@ def test_policy_test_bad_test_file_exits_2_naming_line_and_column(tmp_path):
     assert r.returncode == 2 and b"missing.yaml" in r.stderr
 
 
+def test_policy_print_writes_the_canonical_form_that_loads_the_same(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SHADOWED)
+    r = airlock("policy", "print", policy)
+    assert r.returncode == 0, r.stderr.decode()
+    canonical = r.stdout.decode()
+    assert canonical.startswith("version: 1\nrules:\n  - id: \"top\"\n    when:\n"
+                                "      level_at_least: confidential\n    then:\n"
+                                "      route: \"onprem\"\n      transform: none\n")
+    assert canonical.endswith("default:\n  route: \"frontier\"\n  transform: none\n")
+    again = tmp_path / "canonical.yaml"
+    again.write_text(canonical)
+    r = airlock("policy", "print", again)
+    assert r.returncode == 0 and r.stdout.decode() == canonical
+    # The same decisions, explained the same way.
+    for text in (b"mail bob@example.org", b"what is the weather"):
+        a = airlock("policy", "explain", policy, stdin=text).stdout
+        b = airlock("policy", "explain", again, stdin=text).stdout
+        assert a == b and b"decision: " in a
+    r = airlock("policy", "print", tmp_path / "missing.yaml")
+    assert r.returncode == 2 and b"missing.yaml" in r.stderr
+
+
 # ---------------------------------------------------------------------------------------------
 # eval detectors
 
