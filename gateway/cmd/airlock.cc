@@ -3,7 +3,8 @@
 //   airlock classify [FILE|-] [--json] [--policy FILE]  classify_command.h
 //   airlock eval detectors [--data DIR] [--only WHAT]   eval_command.h
 //   airlock audit keygen|verify|prove|check-proof|query|report    audit_command.h
-//   airlock policy lint|explain                          policy_command.h
+//   airlock policy lint|explain|test|print               policy_command.h
+//   airlock model synth|inspect                          model_command.h
 //
 // Each command group lives in its own file (gateway/cmd/NAME_command.{h,cc}) with an
 // Add*Command(app, &exit_code) function; this file only builds the CLI11 app and dispatches.
@@ -15,6 +16,7 @@
 #include "gateway/cmd/audit_command.h"
 #include "gateway/cmd/classify_command.h"
 #include "gateway/cmd/eval_command.h"
+#include "gateway/cmd/model_command.h"
 #include "gateway/cmd/policy_command.h"
 
 int main(int argc, char** argv) {
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
   airlock::gateway::cli::AddAuditCommand(app, &exit_code);
   airlock::gateway::cli::AddClassifyCommand(app, &exit_code);
   airlock::gateway::cli::AddEvalCommand(app, &exit_code);
+  airlock::gateway::cli::AddModelCommand(app, &exit_code);
   airlock::gateway::cli::AddPolicyCommand(app, &exit_code);
   try {
     app.parse(argc, argv);

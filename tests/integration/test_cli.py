@@ -1,5 +1,5 @@
-"""The `airlock` command line: `airlock classify`, `airlock policy` (lint, explain, test) and
-`airlock eval detectors`.
+"""The `airlock` command line: `airlock classify`, `airlock policy` (lint, explain, test, print),
+`airlock model` (synth, inspect) and `airlock eval detectors`.
 
 Environment (set by CTest): AIRLOCK_CLI (path of the `airlock` binary).
 """
@@ -380,6 +380,46 @@ def test_policy_print_writes_the_canonical_form_that_loads_the_same(tmp_path):
         assert a == b and b"decision: " in a
     r = airlock("policy", "print", tmp_path / "missing.yaml")
     assert r.returncode == 2 and b"missing.yaml" in r.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# model synth / inspect
+
+
+def test_model_synth_writes_a_model_that_inspect_loads(tmp_path):
+    out = tmp_path / "tiny"
+    r = airlock("model", "synth", out, "--shard-mb", "0")
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().startswith(f"{out}: MEM*E-ME, ")
+    assert (out / "config.json").exists() and (out / "model.safetensors").exists()
+    config = json.loads((out / "config.json").read_text().replace("Infinity", "1e308"))
+    assert config["architectures"] == ["NemotronHForCausalLM"]
+    assert config["hybrid_override_pattern"] == "MEM*E-ME"
+    r = airlock("model", "inspect", out)
+    assert r.returncode == 0, r.stderr.decode()
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == "layout: MEM*E-ME (8 layers: 3 mamba, 1 attention, 3 moe, 1 mlp)"
+    assert "bytes BF16: " in r.stdout.decode() and "bytes F32: " in r.stdout.decode()
+
+
+def test_model_inspect_names_what_is_wrong(tmp_path):
+    out = tmp_path / "m"
+    assert airlock("model", "synth", out, "--dtype", "f32", "--seed", "3").returncode == 0
+    text = (out / "config.json").read_text()
+    (out / "config.json").write_text(text.replace('"hidden_size": 64', '"hidden_size": 96'))
+    r = airlock("model", "inspect", out)
+    assert r.returncode == 2
+    assert b"tensor 'backbone.embeddings.weight': shape [512, 64], expected [512, 96]" in r.stderr
+    (out / "config.json").write_text(text.replace('"MEM*E-ME"', '"MEM*E-MX"'))
+    r = airlock("model", "inspect", out)
+    assert r.returncode == 2 and b"hybrid_override_pattern: unknown layer letter 'X'" in r.stderr
+    (out / "config.json").write_text(text)
+    data = (out / "model.safetensors").read_bytes()
+    (out / "model.safetensors").write_bytes(data[:-100])
+    r = airlock("model", "inspect", out)
+    assert r.returncode == 2 and b"(truncated file?)" in r.stderr, r.stderr
+    r = airlock("model", "synth", tmp_path / "x", "--preset", "huge")
+    assert r.returncode == 2
 
 
 # ---------------------------------------------------------------------------------------------
