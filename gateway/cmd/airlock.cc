@@ -5,6 +5,7 @@
 //   airlock audit keygen|verify|prove|check-proof|query|report    audit_command.h
 //   airlock policy lint|explain|test|print               policy_command.h
 //   airlock model synth|inspect                          model_command.h
+//   airlock engine logits                                engine_command.h
 //
 // Each command group lives in its own file (gateway/cmd/NAME_command.{h,cc}) with an
 // Add*Command(app, &exit_code) function; this file only builds the CLI11 app and dispatches.
@@ -15,6 +16,7 @@
 #include "CLI/CLI.hpp"
 #include "gateway/cmd/audit_command.h"
 #include "gateway/cmd/classify_command.h"
+#include "gateway/cmd/engine_command.h"
 #include "gateway/cmd/eval_command.h"
 #include "gateway/cmd/model_command.h"
 #include "gateway/cmd/policy_command.h"
@@ -25,6 +27,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   airlock::gateway::cli::AddAuditCommand(app, &exit_code);
   airlock::gateway::cli::AddClassifyCommand(app, &exit_code);
+  airlock::gateway::cli::AddEngineCommand(app, &exit_code);
   airlock::gateway::cli::AddEvalCommand(app, &exit_code);
   airlock::gateway::cli::AddModelCommand(app, &exit_code);
   airlock::gateway::cli::AddPolicyCommand(app, &exit_code);

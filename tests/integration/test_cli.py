@@ -1,5 +1,5 @@
 """The `airlock` command line: `airlock classify`, `airlock policy` (lint, explain, test, print),
-`airlock model` (synth, inspect) and `airlock eval detectors`.
+`airlock model` (synth, inspect), `airlock engine logits` and `airlock eval detectors`.
 
 Environment (set by CTest): AIRLOCK_CLI (path of the `airlock` binary).
 """
@@ -420,6 +420,31 @@ def test_model_inspect_names_what_is_wrong(tmp_path):
     assert r.returncode == 2 and b"(truncated file?)" in r.stderr, r.stderr
     r = airlock("model", "synth", tmp_path / "x", "--preset", "huge")
     assert r.returncode == 2
+
+
+def test_engine_logits_json_npy_and_top(tmp_path):
+    model = tmp_path / "tiny"
+    assert airlock("model", "synth", model).returncode == 0
+    r = airlock("engine", "logits", model, "--ids", "1,5,9")
+    assert r.returncode == 0, r.stderr.decode()
+    out = json.loads(r.stdout)
+    assert out["ids"] == [1, 5, 9] and len(out["logits"]) == 1 and len(out["logits"][0]) == 512
+    r = airlock("engine", "logits", model, "--ids", "1,5,9", "--all")
+    rows = json.loads(r.stdout)["logits"]
+    assert len(rows) == 3 and rows[2] == out["logits"][0]
+    npy = tmp_path / "l.npy"
+    r = airlock("engine", "logits", model, "--ids", "1,5,9", "--all", "--npy", npy)
+    assert r.returncode == 0 and r.stdout.decode() == f"{npy}: 3 x 512 float32\n"
+    data = npy.read_bytes()
+    assert data[:6] == b"\x93NUMPY" and b"'shape': (3, 512)" in data[:128]
+    header_len = int.from_bytes(data[8:10], "little")
+    assert (10 + header_len) % 64 == 0 and len(data) == 10 + header_len + 3 * 512 * 4
+    r = airlock("engine", "logits", model, "--ids", "1,5,9", "--top", "3")
+    top = [pair.split(":") for pair in r.stdout.decode().split()]
+    best = max(range(512), key=lambda i: out["logits"][0][i])
+    assert len(top) == 3 and int(top[0][0]) == best
+    r = airlock("engine", "logits", model, "--ids", "1,999")
+    assert r.returncode == 2 and b"token 1: id 999 is outside the vocabulary" in r.stderr
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,77 @@
+// Model: a loaded Nemotron-H folder (config, memory-mapped weights bound to it), a sequence's
+// state, and the reference forward pass.
+//
+// The reference forward is the spec's math written plainly (docs/nemotron-h-spec.md §2), one
+// token at a time through every layer, in FP32 with the weights converted as they are read
+// (BF16 / FP16 / FP32, used in place: no copy of the model). It is the engine's oracle: the
+// optimised backends are tested against it, and it is tested against an independent numpy
+// reference (tests/reference/) and against its own cached decode. Its speed is not a goal.
+//
+//   h = embeddings[token]
+//   for each layer: h = h + mixer(RMSNorm(h))      mixer: Mamba-2, attention, MoE or MLP
+//   logits = lm_head(RMSNorm_f(h))
+//
+// Mamba-2 (per token): in_proj -> [z | xBC | dt]; causal depthwise conv over xBC with the last
+// conv_kernel-1 inputs kept in the state, SiLU; dt = softplus(dt + dt_bias) (threshold 20),
+// clamped to time_step_limit; S = S * exp(dt * -exp(A_log)) + dt * B x (FP32 state [H, P, N],
+// head h reads group h / (H / G)); y = S C + D x; y * silu(z), RMS-normalised per group of
+// d_inner / G, times norm.weight; out_proj.
+// Attention: no positional encoding, causal softmax over the KV cache, GQA.
+// MoE: FP32 router, sigmoid scores, top-k selected on score + e_score_correction_bias, weights
+// the unbiased scores (normalised when norm_topk_prob) times routed_scaling_factor; experts
+// and the shared expert are down(relu(up x)^2).
+//
+// Thread-safety: a Model is immutable after Load and may serve many SequenceStates at once; a
+// SequenceState is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/model_config.h"
+#include "engine/safetensors.h"
+#include "engine/weights.h"
+
+namespace airlock::engine {
+
+// What a sequence carries between forward calls.
+struct SequenceState {
+  int64_t position = 0;  // tokens processed so far
+  // Per layer (empty for the layers that keep nothing):
+  std::vector<std::vector<float>> conv;  // Mamba: [conv_dim][conv_kernel - 1], oldest first
+  std::vector<std::vector<float>> ssm;   // Mamba: [H][P][N], FP32
+  std::vector<std::vector<float>> keys;  // attention: [position][kv_heads * head_dim]
+  std::vector<std::vector<float>> values;
+};
+
+class Model {
+ public:
+  // Loads dir's config.json and weights (engine/model_config.h, engine/weights.h).
+  static absl::StatusOr<std::unique_ptr<Model>> Load(const std::string& dir);
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+
+  // A fresh sequence (position 0, zero state).
+  SequenceState NewSequence() const;
+
+  // Runs tokens through the model after what state holds, advancing it. Returns the logits of
+  // every token, row after row (tokens.size() x vocab_size), or of the last one only.
+  // INVALID_ARGUMENT for a token id outside the vocabulary (state unchanged).
+  absl::StatusOr<std::vector<float>> Forward(SequenceState* state, std::span<const int32_t> tokens,
+                                             bool all_logits = false) const;
+
+ private:
+  Model() = default;
+  void Layer(size_t i, SequenceState* state, const float* x, float* out) const;
+
+  ModelConfig config_;
+  std::unique_ptr<TensorStore> store_;
+  ModelWeights weights_;
+};
+
+}  // namespace airlock::engine

@@ -1,0 +1,20 @@
+// `airlock engine`: run the engine from the terminal.
+//
+//   airlock engine logits DIR --ids 1,2,3 [--all] [--npy FILE] [--top K]
+//
+// logits loads the model folder DIR (engine/model.h), runs the token ids through the reference
+// forward pass from a fresh sequence and writes the logits of the last token (of every token
+// with --all): as JSON on stdout ({"ids": [...], "logits": [[...], ...]}, one row per token,
+// shortest round-trip decimals), or with --npy as a float32 .npy file of shape [rows, vocab]
+// (stdout then says where). --top K prints, instead of the JSON, the K largest logits of each
+// row as "ID:VALUE" pairs. Exit status 0; 2 for a model that does not load, bad ids (the message
+// names the token) or an unwritable --npy file.
+#pragma once
+
+#include "CLI/CLI.hpp"
+
+namespace airlock::gateway::cli {
+
+void AddEngineCommand(CLI::App& app, int* exit_code);
+
+}  // namespace airlock::gateway::cli

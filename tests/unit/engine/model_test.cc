@@ -1,0 +1,137 @@
+// The reference forward pass: golden logits from the independent numpy reference (chunked SSD
+// over 3 chunks, every block type, n_groups 2, top-2 of 8 experts with a non-zero selection
+// bias, BF16 and F16 with fused experts), and its own consistency: a sequence continued in
+// pieces or decoded token by token gives the logits of the whole prompt at once.
+#include "engine/model.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "engine/synth.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace airlock::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Logits are around 0.1 to 1; the reference computes in float64, the engine accumulates in
+// double with float32 activations and state: differences stay near 1e-6. 1e-4 leaves room for
+// libm differences while catching any real mistake (a wrong group, chunk or expert moves
+// logits by 1e-2 or more).
+constexpr double kGoldenTolerance = 1e-4;
+
+class ModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("model_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Model> Tiny(const SynthOptions& options, const std::string& name = "m") {
+    const std::string dir = (dir_ / name).string();
+    EXPECT_TRUE(SynthesizeModel(*PresetConfig("tiny"), dir, options).ok());
+    auto m = Model::Load(dir);
+    EXPECT_TRUE(m.ok()) << m.status();
+    return m.ok() ? *std::move(m) : nullptr;
+  }
+
+  static std::vector<int32_t> Prompt() {
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 40; ++i) ids.push_back((i * 37 + 11) % 512);
+    return ids;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(ModelTest, MatchesTheNumpyReferenceGoldens) {
+  const fs::path path = fs::path(__FILE__).parent_path().parent_path().parent_path() / "data" /
+                        "engine" / "goldens.json";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << path;
+  const nlohmann::json goldens = nlohmann::json::parse(in);
+  ASSERT_EQ(goldens["cases"].size(), 2u);
+  for (const auto& c : goldens["cases"]) {
+    SynthOptions o;
+    o.seed = c["seed"].get<uint64_t>();
+    for (const auto& arg : c["args"]) {
+      if (arg == "--fused-experts") o.fused_experts = true;
+      if (arg == "f16") o.dtype = DType::kF16;
+    }
+    auto model = Tiny(o, c["name"].get<std::string>());
+    ASSERT_NE(model, nullptr);
+    const std::vector<int32_t> ids = c["ids"].get<std::vector<int32_t>>();
+    SequenceState s = model->NewSequence();
+    auto logits = model->Forward(&s, ids, /*all_logits=*/true);
+    ASSERT_TRUE(logits.ok()) << logits.status();
+    const size_t vocab = 512;
+    ASSERT_EQ(logits->size(), ids.size() * vocab);
+    const auto rows = c["rows"].get<std::vector<size_t>>();
+    for (size_t k = 0; k < rows.size(); ++k) {
+      const auto want = c["logits"][k].get<std::vector<double>>();
+      double worst = 0;
+      for (size_t v = 0; v < vocab; ++v) {
+        worst = std::max(worst, std::abs((*logits)[rows[k] * vocab + v] - want[v]));
+      }
+      EXPECT_LT(worst, kGoldenTolerance) << c["name"] << " position " << rows[k];
+    }
+  }
+}
+
+TEST_F(ModelTest, ContinuationAndStepByStepDecodeEqualTheWholePrompt) {
+  auto model = Tiny({});
+  ASSERT_NE(model, nullptr);
+  const std::vector<int32_t> ids = Prompt();
+  const size_t vocab = 512;
+  SequenceState whole = model->NewSequence();
+  auto all = model->Forward(&whole, ids, true);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(whole.position, 40);
+
+  // Prefill 23 tokens, then continue with the rest: the state carries over exactly.
+  SequenceState pieces = model->NewSequence();
+  ASSERT_TRUE(model->Forward(&pieces, std::span(ids).first(23)).ok());
+  auto rest = model->Forward(&pieces, std::span(ids).subspan(23), true);
+  ASSERT_TRUE(rest.ok());
+  for (size_t v = 0; v < 17 * vocab; ++v) {
+    ASSERT_FLOAT_EQ((*rest)[v], (*all)[23 * vocab + v]) << v;
+  }
+  // Decode one token at a time; each step's logits are that position's.
+  SequenceState steps = model->NewSequence();
+  for (size_t t = 0; t < ids.size(); ++t) {
+    auto one = model->Forward(&steps, std::span(ids).subspan(t, 1));
+    ASSERT_TRUE(one.ok());
+    for (size_t v = 0; v < vocab; ++v) ASSERT_FLOAT_EQ((*one)[v], (*all)[t * vocab + v]);
+  }
+  EXPECT_EQ(steps.position, 40);
+  // A sequence's state is its own: a second sequence interleaved with the first changes nothing.
+  SequenceState a = model->NewSequence(), b = model->NewSequence();
+  ASSERT_TRUE(model->Forward(&a, std::span(ids).first(10)).ok());
+  ASSERT_TRUE(model->Forward(&b, std::vector<int32_t>{3, 4, 5}).ok());
+  auto a_rest = model->Forward(&a, std::span(ids).subspan(10), true);
+  ASSERT_TRUE(a_rest.ok());
+  EXPECT_FLOAT_EQ((*a_rest).back(), (*all).back());
+}
+
+TEST_F(ModelTest, BadTokensAreRefusedAndLeaveTheStateAlone) {
+  auto model = Tiny({});
+  ASSERT_NE(model, nullptr);
+  SequenceState s = model->NewSequence();
+  auto r = model->Forward(&s, std::vector<int32_t>{1, 512});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "token 1: id 512 is outside the vocabulary (0 to 511)");
+  EXPECT_EQ(s.position, 0);
+  EXPECT_EQ(Model::Load((dir_ / "nothing").string()).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace airlock::engine
