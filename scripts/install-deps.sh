@@ -8,6 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libssl-dev openssl libyaml-cpp-dev libre2-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libphonenumber-dev libhyperscan-dev
+  libpcre2-dev
   python3 python3-grpcio python3-protobuf python3-pytest python3-venv
   chromium
 )

@@ -4,12 +4,16 @@
 #include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <numeric>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "engine/model.h"
+#include "engine/tokenizer.h"
+#include "nlohmann/json.hpp"
 
 namespace airlock::gateway::cli {
 namespace {
@@ -102,6 +106,102 @@ int Logits(const LogitsArgs& a) {
   return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ostringstream s;
+  if (path.empty() || path == "-") {
+    s << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    s << in.rdbuf();
+  }
+  return s.str();
+}
+
+const std::string kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string FromBase64(const std::string& in) {
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    const size_t v = kB64.find(c);
+    if (v == std::string::npos) continue;  // padding
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::string ToBase64(const std::string& in) {
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const uint32_t v = (uint32_t{static_cast<unsigned char>(in[i])} << 16) |
+                       (uint32_t{static_cast<unsigned char>(in[i + 1])} << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    for (int k = 3; k >= 0; --k) out.push_back(kB64[(v >> (6 * k)) & 63]);
+  }
+  if (i < in.size()) {
+    uint32_t v = uint32_t{static_cast<unsigned char>(in[i])} << 16;
+    if (i + 1 < in.size()) v |= uint32_t{static_cast<unsigned char>(in[i + 1])} << 8;
+    out.push_back(kB64[(v >> 18) & 63]);
+    out.push_back(kB64[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+struct TokenizeArgs {
+  std::string tokenizer;
+  std::string file = "-";
+  bool jsonl = false;
+};
+
+int Tokenize(const TokenizeArgs& a) {
+  auto tok = engine::Tokenizer::Load(a.tokenizer);
+  if (!tok.ok()) {
+    std::fprintf(stderr, "airlock engine tokenize: %s\n",
+                 std::string(tok.status().message()).c_str());
+    return 2;
+  }
+  const std::string input = ReadAll(a.file);
+  std::string out;
+  if (!a.jsonl) {
+    const std::vector<int32_t> ids = (*tok)->Encode(input);
+    for (size_t i = 0; i < ids.size(); ++i) out += (i > 0 ? " " : "") + std::to_string(ids[i]);
+    out += "\n";
+  } else {
+    std::istringstream lines(input);
+    std::string line;
+    size_t n = 0;
+    while (std::getline(lines, line)) {
+      ++n;
+      if (line.empty()) continue;
+      nlohmann::json in;
+      try {
+        in = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::parse_error&) {
+        std::fprintf(stderr, "airlock engine tokenize: line %zu: not JSON\n", n);
+        return 2;
+      }
+      if (!in.is_object() || !in.contains("b64") || !in["b64"].is_string()) {
+        std::fprintf(stderr, "airlock engine tokenize: line %zu: expected {\"b64\": TEXT}\n", n);
+        return 2;
+      }
+      const std::vector<int32_t> ids = (*tok)->Encode(FromBase64(in["b64"].get<std::string>()));
+      nlohmann::json o = {{"ids", ids}, {"decoded_b64", ToBase64((*tok)->Decode(ids))}};
+      out += o.dump() + "\n";
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 void AddEngineCommand(CLI::App& app, int* exit_code) {
@@ -115,6 +215,14 @@ void AddEngineCommand(CLI::App& app, int* exit_code) {
   l->add_option("--npy", logits->npy, "write a float32 .npy file instead of JSON");
   l->add_option("--top", logits->top, "print each row's K largest logits as ID:VALUE");
   l->callback([logits, exit_code] { *exit_code = Logits(*logits); });
+
+  auto tokenize = std::make_shared<TokenizeArgs>();
+  CLI::App* t = group->add_subcommand("tokenize", "token ids of a text with a tokenizer.json");
+  t->add_option("tokenizer", tokenize->tokenizer, "tokenizer.json")->required();
+  t->add_option("file", tokenize->file, "text file; '-' or none: stdin");
+  t->add_flag("--jsonl", tokenize->jsonl,
+              "input lines {\"b64\": TEXT}; output lines {\"ids\": [...], \"decoded_b64\": ...}");
+  t->callback([tokenize, exit_code] { *exit_code = Tokenize(*tokenize); });
 }
 
 }  // namespace airlock::gateway::cli

@@ -1,6 +1,7 @@
 // `airlock engine`: run the engine from the terminal.
 //
 //   airlock engine logits DIR --ids 1,2,3 [--all] [--npy FILE] [--top K]
+//   airlock engine tokenize TOKENIZER.json [FILE|-] [--jsonl]
 //
 // logits loads the model folder DIR (engine/model.h), runs the token ids through the reference
 // forward pass from a fresh sequence and writes the logits of the last token (of every token
@@ -9,6 +10,12 @@
 // (stdout then says where). --top K prints, instead of the JSON, the K largest logits of each
 // row as "ID:VALUE" pairs. Exit status 0; 2 for a model that does not load, bad ids (the message
 // names the token) or an unwritable --npy file.
+//
+// tokenize encodes text with a tokenizer.json (engine/tokenizer.h): the whole input (FILE, or
+// stdin) as one text, its ids printed space-separated on one line; or, with --jsonl, each input
+// line a JSON object {"b64": BASE64 OF THE TEXT'S BYTES} (any bytes, valid UTF-8 or not), each
+// output line {"ids": [...], "decoded_b64": BASE64 OF THE IDS DECODED}. Exit status 0; 2 for a
+// tokenizer that does not load or a bad input line (named by number).
 #pragma once
 
 #include "CLI/CLI.hpp"
