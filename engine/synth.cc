@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <vector>
 
 #include "engine/safetensors.h"
@@ -164,7 +165,136 @@ TensorData Generate(const Spec& s, uint64_t seed) {
   return t;
 }
 
+// GPT-2's byte alphabet (engine/tokenizer.cc reads it back).
+std::string ByteChar(unsigned b) {
+  unsigned n = 0, cp = 0;
+  for (unsigned c = 0; c <= b; ++c) {
+    const bool printable = (c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || c >= 0xAE;
+    cp = printable ? c : 256 + n++;
+  }
+  std::string s;
+  if (cp < 0x80) {
+    s.push_back(static_cast<char>(cp));
+  } else {
+    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+  return s;
+}
+
+constexpr const char* kCorpus =
+    "The quick brown fox jumps over the lazy dog. A privacy gateway routes each request to the "
+    "model that may see it: sensitive work stays on the machine, public work may go out. The "
+    "security team writes the policy, tests it like code, and reads the audit log. When the "
+    "model calls a tool, the gateway returns the call to the agent, which runs it and sends the "
+    "result back. Numbers such as 2024, 3.14 and 1,000 appear in text, and so do names, places "
+    "and dates. This is a synthetic tokenizer for random weights: its text means nothing, but "
+    "every byte of every string can be written with it and read back the same. Hello world! How "
+    "are you today? I am fine, thank you, and you? We will meet on Monday at the station near "
+    "the river, then walk to the old market and have lunch in the square.";
+
 }  // namespace
+
+std::string SynthTokenizerJson(int64_t vocab_size) {
+  using Json = nlohmann::ordered_json;
+  const std::vector<std::string> specials = {
+      "<unk>",       "<s>",         "</s>",        "<SPECIAL_3>", "<SPECIAL_4>",  "<SPECIAL_5>",
+      "<SPECIAL_6>", "<SPECIAL_7>", "<SPECIAL_8>", "<SPECIAL_9>", "<|im_start|>", "<|im_end|>",
+      "<think>",     "</think>",    "<tool_call>", "</tool_call>"};
+  Json vocab = Json::object();
+  Json added = Json::array();
+  int64_t next = 0;
+  auto add_special = [&](const std::string& s) {
+    added.push_back({{"id", next},
+                     {"content", s},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", true}});
+    vocab[s] = next++;
+  };
+  for (const std::string& s : specials) add_special(s);
+  std::vector<std::string> byte(256);
+  for (unsigned b = 0; b < 256; ++b) {
+    byte[b] = ByteChar(b);
+    vocab[byte[b]] = next++;
+  }
+  // Learn merges: words (a leading space kept with the word), in the byte alphabet, as symbols.
+  std::vector<std::vector<std::string>> words;
+  const std::string corpus = kCorpus;
+  for (size_t i = 0; i < corpus.size();) {
+    size_t j = i + 1;
+    while (j < corpus.size() && corpus[j] != ' ') ++j;
+    std::vector<std::string> w;
+    for (size_t k = i; k < j; ++k) w.push_back(byte[static_cast<unsigned char>(corpus[k])]);
+    words.push_back(std::move(w));
+    i = j;
+  }
+  Json merges = Json::array();
+  while (next < vocab_size) {
+    std::map<std::pair<std::string, std::string>, int> counts;
+    for (const auto& w : words) {
+      for (size_t k = 0; k + 1 < w.size(); ++k) ++counts[{w[k], w[k + 1]}];
+    }
+    const std::pair<std::string, std::string>* best = nullptr;
+    int best_count = 1;  // a pair seen once is not worth a token
+    for (const auto& [pair, count] : counts) {
+      if (count > best_count && !vocab.contains(pair.first + pair.second)) {
+        best = &pair;
+        best_count = count;
+      }
+    }
+    if (best == nullptr) break;
+    const std::string a = best->first, b = best->second;
+    merges.push_back(a + " " + b);
+    vocab[a + b] = next++;
+    for (auto& w : words) {
+      for (size_t k = 0; k + 1 < w.size(); ++k) {
+        if (w[k] == a && w[k + 1] == b) {
+          w[k] += w[k + 1];
+          w.erase(w.begin() + static_cast<std::ptrdiff_t>(k) + 1);
+        }
+      }
+    }
+  }
+  for (int64_t k = next; next < vocab_size; ++k) add_special(Cat("<SPECIAL_", k, ">"));
+  Json j;
+  j["version"] = "1.0";
+  j["truncation"] = nullptr;
+  j["padding"] = nullptr;
+  j["added_tokens"] = added;
+  j["normalizer"] = nullptr;
+  j["pre_tokenizer"] = {{"type", "Sequence"},
+                        {"pretokenizers",
+                         {{{"type", "Split"},
+                           {"pattern",
+                            {{"Regex",
+                              "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+                              "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}}},
+                           {"behavior", "Isolated"},
+                           {"invert", false}},
+                          {{"type", "ByteLevel"},
+                           {"add_prefix_space", false},
+                           {"trim_offsets", true},
+                           {"use_regex", false}}}}};
+  j["post_processor"] = nullptr;
+  j["decoder"] = {{"type", "ByteLevel"},
+                  {"add_prefix_space", true},
+                  {"trim_offsets", true},
+                  {"use_regex", true}};
+  j["model"] = {{"type", "BPE"},
+                {"dropout", nullptr},
+                {"unk_token", nullptr},
+                {"continuing_subword_prefix", nullptr},
+                {"end_of_word_suffix", nullptr},
+                {"fuse_unk", false},
+                {"byte_fallback", false},
+                {"ignore_merges", true},
+                {"vocab", vocab},
+                {"merges", merges}};
+  return j.dump() + "\n";
+}
 
 absl::Status SynthesizeModel(const ModelConfig& config, const std::string& dir,
                              const SynthOptions& options) {
@@ -178,6 +308,16 @@ absl::Status SynthesizeModel(const ModelConfig& config, const std::string& dir,
     std::ofstream out(fs::path(dir) / "config.json", std::ios::trunc);
     out << ModelConfigJson(config);
     if (!out) return absl::InternalError(Cat(dir, "/config.json: cannot write"));
+  }
+  if (config.vocab_size < 272) {
+    return absl::InvalidArgumentError(Cat("vocab_size ", config.vocab_size,
+                                          ": a synthetic model needs at least 272 (16 special "
+                                          "tokens and 256 bytes)"));
+  }
+  {
+    std::ofstream out(fs::path(dir) / "tokenizer.json", std::ios::trunc);
+    out << SynthTokenizerJson(config.vocab_size);
+    if (!out) return absl::InternalError(Cat(dir, "/tokenizer.json: cannot write"));
   }
   const std::vector<Spec> specs = Specs(config, options);
   // Shards: consecutive tensors up to shard_bytes each (a larger tensor gets a shard alone).

@@ -31,9 +31,18 @@ struct SynthOptions {
   bool singular_embedding = false;   // embedding.weight instead of embeddings.weight
 };
 
-// Writes config.json and the weights into dir (created if needed).
+// Writes config.json, tokenizer.json (SynthTokenizerJson) and the weights into dir (created if
+// needed).
 absl::Status SynthesizeModel(const ModelConfig& config, const std::string& dir,
                              const SynthOptions& options);
+
+// A byte-level BPE tokenizer.json of exactly vocab_size ids (at least 272), in the layout of
+// Nemotron 3's: special tokens at 0..15 (<unk> 0, <s> 1, </s> 2, <SPECIAL_3>..<SPECIAL_9>,
+// <|im_start|> 10, <|im_end|> 11, <think> 12, </think> 13, <tool_call> 14, </tool_call> 15),
+// the 256 byte characters at 16..271, then merges learnt from a built-in English text, then
+// <SPECIAL_N> tokens up to vocab_size; Tekken's split regex and the ByteLevel pre-tokenizer and
+// decoder. Any text round-trips through it.
+std::string SynthTokenizerJson(int64_t vocab_size);
 
 // Configurations by name: "tiny" (spec §5.6: MEM*E-ME, hidden 64, n_groups 2, chunk 16, 8
 // experts top-2, vocab 512), "bench" (hidden 2048, 16 layers of the real pattern, 32 experts

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -11,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/chat_template.h"
+#include "engine/generate.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 #include "nlohmann/json.hpp"
@@ -202,6 +205,63 @@ int Tokenize(const TokenizeArgs& a) {
   return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
+struct RunArgs {
+  std::string dir;
+  std::string prompt;
+  std::string system;
+  int32_t max_tokens = 128;
+  float temperature = 0.6f;
+  float top_p = 0.95f;
+  int32_t top_k = 0;
+  uint64_t seed = 0;
+  bool no_thinking = false;
+};
+
+int Run(const RunArgs& a) {
+  auto fail = [](const std::string& m) {
+    std::fprintf(stderr, "airlock engine run: %s\n", m.c_str());
+    return 2;
+  };
+  auto model = engine::Model::Load(a.dir);
+  if (!model.ok()) return fail(std::string(model.status().message()));
+  auto tok = engine::Tokenizer::Load(a.dir + "/tokenizer.json");
+  if (!tok.ok()) return fail(std::string(tok.status().message()));
+  std::string prompt = a.prompt.empty() ? ReadAll("-") : a.prompt;
+  std::vector<engine::ChatMessage> messages;
+  if (!a.system.empty()) messages.push_back({"system", a.system, "", {}});
+  messages.push_back({"user", prompt, "", {}});
+  engine::ChatOptions chat;
+  chat.enable_thinking = !a.no_thinking;
+  const std::vector<int32_t> ids = (*tok)->Encode(engine::RenderNemotron3Chat(messages, {}, chat));
+  engine::SequenceState seq = (*model)->NewSequence();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto logits = (*model)->Forward(&seq, ids);
+  if (!logits.ok()) return fail(std::string(logits.status().message()));
+  const auto t1 = std::chrono::steady_clock::now();
+  engine::GenerateOptions o;
+  o.max_tokens = a.max_tokens;
+  o.sampling = {.temperature = a.temperature, .top_k = a.top_k, .top_p = a.top_p, .seed = a.seed};
+  for (const char* stop : {"<|im_end|>", "</s>"}) {
+    if (auto id = (*tok)->TokenId(stop)) o.stop_ids.push_back(*id);
+  }
+  auto r = engine::Generate(**model, **tok, &seq, *std::move(logits), o, [](std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  });
+  if (!r.ok()) return fail(std::string(r.status().message()));
+  const auto t2 = std::chrono::steady_clock::now();
+  const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
+  const double decode_s = std::chrono::duration<double>(t2 - t1).count();
+  std::fprintf(stderr,
+               "\n[%zu prompt tokens in %.2f s; %zu generated in %.2f s (%.1f tokens/s); finish: "
+               "%s]\n",
+               ids.size(), prefill_s, r->tokens.size(), decode_s,
+               decode_s > 0 ? static_cast<double>(r->tokens.size()) / decode_s : 0.0,
+               r->finish_reason.c_str());
+  return 0;
+}
+
 }  // namespace
 
 void AddEngineCommand(CLI::App& app, int* exit_code) {
@@ -215,6 +275,19 @@ void AddEngineCommand(CLI::App& app, int* exit_code) {
   l->add_option("--npy", logits->npy, "write a float32 .npy file instead of JSON");
   l->add_option("--top", logits->top, "print each row's K largest logits as ID:VALUE");
   l->callback([logits, exit_code] { *exit_code = Logits(*logits); });
+
+  auto run = std::make_shared<RunArgs>();
+  CLI::App* r = group->add_subcommand("run", "chat with a model folder from the terminal");
+  r->add_option("dir", run->dir, "model folder (config.json, tokenizer.json, weights)")->required();
+  r->add_option("--prompt,-p", run->prompt, "the user message (default: stdin)");
+  r->add_option("--system", run->system, "a system message");
+  r->add_option("--max-tokens", run->max_tokens, "at most this many tokens (default 128)");
+  r->add_option("--temperature", run->temperature, "0: greedy (default 0.6)");
+  r->add_option("--top-p", run->top_p, "nucleus sampling (default 0.95)");
+  r->add_option("--top-k", run->top_k, "0: off (default)");
+  r->add_option("--seed", run->seed, "sampling seed (default 0)");
+  r->add_flag("--no-thinking", run->no_thinking, "start the answer with <think></think>");
+  r->callback([run, exit_code] { *exit_code = Run(*run); });
 
   auto tokenize = std::make_shared<TokenizeArgs>();
   CLI::App* t = group->add_subcommand("tokenize", "token ids of a text with a tokenizer.json");

@@ -2,6 +2,8 @@
 //
 //   airlock engine logits DIR --ids 1,2,3 [--all] [--npy FILE] [--top K]
 //   airlock engine tokenize TOKENIZER.json [FILE|-] [--jsonl]
+//   airlock engine run DIR [--prompt TEXT] [--system TEXT] [--max-tokens N] [--temperature T]
+//                      [--top-p P] [--top-k K] [--seed S] [--no-thinking]
 //
 // logits loads the model folder DIR (engine/model.h), runs the token ids through the reference
 // forward pass from a fresh sequence and writes the logits of the last token (of every token
@@ -16,6 +18,14 @@
 // line a JSON object {"b64": BASE64 OF THE TEXT'S BYTES} (any bytes, valid UTF-8 or not), each
 // output line {"ids": [...], "decoded_b64": BASE64 OF THE IDS DECODED}. Exit status 0; 2 for a
 // tokenizer that does not load or a bad input line (named by number).
+//
+// run chats with a model folder (config.json, tokenizer.json, weights): the prompt (--prompt, or
+// stdin) as the user message after an optional system message, rendered with the Nemotron 3
+// chat template (engine/chat_template.h; thinking on unless --no-thinking), prefilled, then
+// generated with the sampler (engine/generate.h) until <|im_end|> or </s> or --max-tokens; the
+// text streams to stdout, and a line on stderr gives the prompt and generated token counts, the
+// times and the finish reason. It runs the reference forward pass: correct, not fast. Exit status
+// 0; 2 when the folder does not load.
 #pragma once
 
 #include "CLI/CLI.hpp"

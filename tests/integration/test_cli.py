@@ -1,5 +1,5 @@
 """The `airlock` command line: `airlock classify`, `airlock policy` (lint, explain, test, print),
-`airlock model` (synth, inspect), `airlock engine logits` and `airlock eval detectors`.
+`airlock model` (synth, inspect), `airlock engine logits|tokenize|run` and `airlock eval detectors`.
 
 Environment (set by CTest): AIRLOCK_CLI (path of the `airlock` binary).
 """
@@ -445,6 +445,21 @@ def test_engine_logits_json_npy_and_top(tmp_path):
     assert len(top) == 3 and int(top[0][0]) == best
     r = airlock("engine", "logits", model, "--ids", "1,999")
     assert r.returncode == 2 and b"token 1: id 999 is outside the vocabulary" in r.stderr
+
+
+def test_engine_run_chats_with_a_synthetic_model(tmp_path):
+    model = tmp_path / "tiny"
+    assert airlock("model", "synth", model).returncode == 0
+    assert (model / "tokenizer.json").exists()
+    r = airlock("engine", "run", model, "--prompt", "Hello", "--max-tokens", "9", "--seed", "4")
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"9 generated" in r.stderr and b"finish: length" in r.stderr
+    again = airlock("engine", "run", model, "--prompt", "Hello", "--max-tokens", "9", "--seed", "4")
+    assert again.stdout == r.stdout  # seeded: the same text
+    r = airlock("engine", "tokenize", model / "tokenizer.json", stdin="<|im_start|>user\nhi".encode())
+    assert r.returncode == 0 and r.stdout.decode().split()[0] == "10"
+    r = airlock("engine", "run", tmp_path / "missing", "--prompt", "x")
+    assert r.returncode == 2
 
 
 # ---------------------------------------------------------------------------------------------
