@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Quickstart's main job: install the Debian packages, build Airlock, start the echo
-# upstream and airlockd with examples/quickstart/, run the example Python client against it
-# (unary, streaming, tool call, pseudonymization), show the audit records, and stop.
+# The Quickstart's main job: install the Debian packages, build Airlock, write the synthetic
+# Nano model (random weights) for the local target, start the echo upstream and airlockd with
+# examples/quickstart/, run the example Python client against it (unary, streaming, tool call,
+# pseudonymization, a card number kept on the in-process engine), show the audit records, stop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -9,7 +10,10 @@ BUILD=${BUILD:-build}
 scripts/install-deps.sh
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DAIRLOCK_BUILD_TESTS=OFF \
   -DAIRLOCK_BUILD_BENCH=OFF >/dev/null
-cmake --build "$BUILD" --target airlockd airlock_python_stubs
+cmake --build "$BUILD" --target airlockd airlock airlock_python_stubs
+# The local target's model: Nemotron-H's tiny test shape with random weights (its text is
+# meaningless). Point the `nano` target's `model:` at real Nemotron weights to change that.
+[[ -f build/quickstart-nano/config.json ]] || "$BUILD/gateway/airlock" model synth build/quickstart-nano
 
 run=$(mktemp -d)
 cleanup() {

@@ -136,6 +136,11 @@ def demo(client):
           f"tokens={last.usage.prompt_tokens}+{last.usage.completion_tokens})")
     print(f"  route:  {describe_route(route)}")
 
+    print("== a card number stays on the machine (the local engine; random weights: gibberish)")
+    r = client.chat([{"role": "user", "content": "My card 4111 1111 1111 1111 was declined."}],
+                    max_tokens=16)
+    print(f"  answer: {r.content!r}\n  route:  {describe_route(r.route)}")
+
     print("== tool call round trip")
     history = [{"role": "user", "content": "What is the weather in Lyon?"}]
     r = client.chat(history, tools=[WEATHER_TOOL])

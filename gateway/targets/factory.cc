@@ -1,6 +1,7 @@
 #include "gateway/targets/factory.h"
 
 #include "absl/strings/str_cat.h"
+#include "gateway/targets/local_target.h"
 #include "gateway/targets/openai_target.h"
 
 namespace airlock::gateway {
@@ -15,7 +16,12 @@ absl::StatusOr<std::unique_ptr<Target>> MakeTarget(const TargetConfig& config,
     return std::unique_ptr<Target>(std::move(*target));
   }
   if (config.kind == "local") {
-    return absl::UnimplementedError("kind 'local' needs the in-process engine, not in this build");
+    absl::StatusOr<std::unique_ptr<LocalTarget>> target = LocalTarget::Create(config);
+    if (!target.ok()) {
+      return absl::Status(target.status().code(),
+                          absl::StrCat("target '", config.name, "': ", target.status().message()));
+    }
+    return std::unique_ptr<Target>(std::move(*target));
   }
   if (config.kind.empty()) {
     return absl::InvalidArgumentError("kind: required ('openai' or 'local')");

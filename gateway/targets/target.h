@@ -1,5 +1,5 @@
-// Target: somewhere a request can be dispatched (an OpenAI-compatible upstream today; the
-// in-process engine with #6).
+// Target: somewhere a request can be dispatched: an OpenAI-compatible upstream
+// (openai_target.h) or the in-process engine (local_target.h).
 //
 // A target call is asynchronous: Start returns at once and the target reports through the
 // sink from its own threads. Sink calls for one call are serialized (never concurrent) and

@@ -89,6 +89,10 @@ class Gateway:
                       f"    api_key_sha256: {hashlib.sha256(key.encode()).hexdigest()}"]
         lines.append("targets:")
         for t in targets:
+            if "local" in t:  # the in-process engine on a model folder
+                lines += [f"  - name: {t['name']}", "    kind: local", f"    model: {t['local']}",
+                          f"    clearance: {t.get('clearance', 'public')}"]
+                continue
             lines += [f"  - name: {t['name']}", "    kind: openai",
                       f"    base_url: {t['url']}", f"    model: {t.get('model', 'm')}",
                       f"    clearance: {t.get('clearance', 'public')}",
