@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "engine/cpu_kernels.h"
 #include "engine/strings.h"
 
 namespace airlock::engine {
@@ -56,18 +57,28 @@ inline float Silu(float v) { return v / (1.0f + std::exp(-v)); }
 inline float Softplus(float v) { return v <= 20.0f ? std::log1p(std::exp(v)) : v; }
 inline float Relu2(float v) { return v > 0 ? v * v : 0.0f; }
 
-// down(relu(up x)^2), for an expert's or the MLP's weights (rows offset into fused tensors).
-void Ffn(const Tensor& up, size_t up_offset, const Tensor& down, size_t down_offset, size_t inter,
-         size_t hidden, const float* x, float* out) {
-  std::vector<float> a(inter);
-  MatVec(up, up_offset, inter, hidden, x, a.data());
-  for (float& v : a) v = Relu2(v);
-  MatVec(down, down_offset, hidden, inter, a.data(), out);
-}
-
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
+void Model::Mv(const Tensor& w, size_t offset, size_t rows, size_t cols, const float* x,
+               float* y) const {
+  if (pool_ == nullptr) {
+    MatVec(w, offset, rows, cols, x, y);
+  } else {
+    MatVecFast(w, offset, rows, cols, x, y, pool_.get());
+  }
+}
+
+// down(relu(up x)^2), for an expert's or the MLP's weights (rows offset into fused tensors).
+void Model::Ffn(const Tensor& up, size_t up_offset, const Tensor& down, size_t down_offset,
+                size_t inter, size_t hidden, const float* x, float* out) const {
+  std::vector<float> a(inter);
+  Mv(up, up_offset, inter, hidden, x, a.data());
+  for (float& v : a) v = Relu2(v);
+  Mv(down, down_offset, hidden, inter, a.data(), out);
+}
+
+absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
+                                                   const ModelOptions& options) {
   auto config = LoadModelConfig((std::filesystem::path(dir) / "config.json").string());
   if (!config.ok()) return config.status();
   auto store = TensorStore::Open(dir);
@@ -78,8 +89,11 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
   m->config_ = *std::move(config);
   m->store_ = *std::move(store);
   m->weights_ = *std::move(weights);
+  if (!options.reference) m->pool_ = std::make_unique<ThreadPool>(options.threads);
   return m;
 }
+
+Model::~Model() = default;
 
 SequenceState Model::NewSequence() const {
   const ModelConfig& c = config_;
@@ -113,7 +127,7 @@ void Model::Layer(size_t i, SequenceState* state, const float* x, float* out) co
       const size_t G = static_cast<size_t>(c.n_groups);
       const size_t K = static_cast<size_t>(c.conv_kernel);
       std::vector<float> zxbcdt(static_cast<size_t>(c.in_proj_dim()));
-      MatVec(*w.in_proj, 0, zxbcdt.size(), H, x, zxbcdt.data());
+      Mv(*w.in_proj, 0, zxbcdt.size(), H, x, zxbcdt.data());
       const float* z = zxbcdt.data();
       const float* xbc = z + d_inner;
       const float* dt_raw = xbc + conv_dim;
@@ -169,7 +183,7 @@ void Model::Layer(size_t i, SequenceState* state, const float* x, float* out) co
           y[g * group + k] = Elem(*w.norm, g * group + k) * (y[g * group + k] * scale);
         }
       }
-      MatVec(*w.out_proj, 0, H, d_inner, y.data(), out);
+      Mv(*w.out_proj, 0, H, d_inner, y.data(), out);
       break;
     }
     case BlockType::kAttention: {
@@ -178,9 +192,9 @@ void Model::Layer(size_t i, SequenceState* state, const float* x, float* out) co
       const size_t nkv = static_cast<size_t>(c.num_key_value_heads);
       const size_t hd = static_cast<size_t>(c.head_dim);
       std::vector<float> q(nh * hd), k(nkv * hd), v(nkv * hd);
-      MatVec(*w.q_proj, 0, q.size(), H, x, q.data());
-      MatVec(*w.k_proj, 0, k.size(), H, x, k.data());
-      MatVec(*w.v_proj, 0, v.size(), H, x, v.data());
+      Mv(*w.q_proj, 0, q.size(), H, x, q.data());
+      Mv(*w.k_proj, 0, k.size(), H, x, k.data());
+      Mv(*w.v_proj, 0, v.size(), H, x, v.data());
       state->keys[i].insert(state->keys[i].end(), k.begin(), k.end());
       state->values[i].insert(state->values[i].end(), v.begin(), v.end());
       const size_t T = state->keys[i].size() / (nkv * hd);
@@ -206,7 +220,7 @@ void Model::Layer(size_t i, SequenceState* state, const float* x, float* out) co
             o[h * hd + d] += static_cast<float>(p * V[(t * nkv + kvh) * hd + d]);
         }
       }
-      MatVec(*w.o_proj, 0, H, nh * hd, o.data(), out);
+      Mv(*w.o_proj, 0, H, nh * hd, o.data(), out);
       break;
     }
     case BlockType::kMoe: {
@@ -214,7 +228,7 @@ void Model::Layer(size_t i, SequenceState* state, const float* x, float* out) co
       const size_t E = static_cast<size_t>(c.n_routed_experts);
       const size_t I = static_cast<size_t>(c.moe_intermediate_size);
       std::vector<float> logits(E), score(E), select(E);
-      MatVec(*w.gate, 0, E, H, x, logits.data());
+      Mv(*w.gate, 0, E, H, x, logits.data());
       for (size_t e = 0; e < E; ++e) {
         score[e] = 1.0f / (1.0f + std::exp(-logits[e]));
         select[e] = score[e] + Elem(*w.score_bias, e);
@@ -284,7 +298,7 @@ absl::StatusOr<std::vector<float>> Model::Forward(SequenceState* state,
       RmsNorm(h.data(), *weights_.norm_f, H, c.norm_eps, x.data());
       const size_t at = logits.size();
       logits.resize(at + V);
-      MatVec(*weights_.lm_head, 0, V, H, x.data(), logits.data() + at);
+      Mv(*weights_.lm_head, 0, V, H, x.data(), logits.data() + at);
     }
   }
   return logits;

@@ -1,11 +1,12 @@
 // Model: a loaded Nemotron-H folder (config, memory-mapped weights bound to it), a sequence's
 // state, and the reference forward pass.
 //
-// The reference forward is the spec's math written plainly (docs/nemotron-h-spec.md §2), one
+// The forward pass is the spec's math written plainly (docs/nemotron-h-spec.md §2), one
 // token at a time through every layer, in FP32 with the weights converted as they are read
 // (BF16 / FP16 / FP32, used in place: no copy of the model). It is the engine's oracle: the
-// optimised backends are tested against it, and it is tested against an independent numpy
-// reference (tests/reference/) and against its own cached decode. Its speed is not a goal.
+// optimised paths are tested against it, and it is tested against an independent numpy
+// reference (tests/reference/) and against its own cached decode. ModelOptions picks the
+// reference path or the CPU kernels for the matrix-vector products (all the rest is shared).
 //
 //   h = embeddings[token]
 //   for each layer: h = h + mixer(RMSNorm(h))      mixer: Mamba-2, attention, MoE or MLP
@@ -48,10 +49,22 @@ struct SequenceState {
   std::vector<std::vector<float>> values;
 };
 
+struct ModelOptions {
+  // The plain reference path: one thread, scalar code, double accumulation. Otherwise the CPU
+  // kernels (engine/cpu_kernels.h): matrix-vector products on `threads` threads (0: all cores)
+  // with AVX2/FMA when the CPU has them, FP32 accumulation. Both compute the same math.
+  bool reference = false;
+  size_t threads = 0;
+};
+
+class ThreadPool;
+
 class Model {
  public:
   // Loads dir's config.json and weights (engine/model_config.h, engine/weights.h).
-  static absl::StatusOr<std::unique_ptr<Model>> Load(const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<Model>> Load(const std::string& dir,
+                                                     const ModelOptions& options = {});
+  ~Model();
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
@@ -68,10 +81,14 @@ class Model {
  private:
   Model() = default;
   void Layer(size_t i, SequenceState* state, const float* x, float* out) const;
+  void Mv(const Tensor& w, size_t offset, size_t rows, size_t cols, const float* x, float* y) const;
+  void Ffn(const Tensor& up, size_t up_offset, const Tensor& down, size_t down_offset, size_t inter,
+           size_t hidden, const float* x, float* out) const;
 
   ModelConfig config_;
   std::unique_ptr<TensorStore> store_;
   ModelWeights weights_;
+  std::unique_ptr<ThreadPool> pool_;  // null: the reference path
 };
 
 }  // namespace airlock::engine

@@ -1,0 +1,54 @@
+// CPU kernels for the engine's heavy op, the matrix-vector product over weights stored in place
+// (BF16, FP16 or FP32, never copied to FP32), with the rows shared among a thread pool.
+//
+// The vector unit is chosen at run time: AVX2 with FMA (and F16C for FP16) when the CPU has
+// them, else portable scalar code; both accumulate in FP32. ThreadPool runs a loop's chunks on
+// all cores (the caller's thread takes one).
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/safetensors.h"
+
+namespace airlock::engine {
+
+class ThreadPool {
+ public:
+  // threads: the number of threads a loop uses, the caller's included (0: all cores).
+  explicit ThreadPool(size_t threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  size_t threads() const { return workers_.size() + 1; }
+  // Runs fn(begin, end) over [0, n) in threads() contiguous chunks and returns when all are
+  // done. One loop at a time (a second caller waits).
+  void ParallelFor(size_t n, const std::function<void(size_t, size_t)>& fn);
+
+ private:
+  void Work(size_t index);
+
+  std::vector<std::thread> workers_;
+  std::mutex run_mu_;  // one ParallelFor at a time
+  std::mutex mu_;
+  std::condition_variable start_, done_;
+  const std::function<void(size_t, size_t)>* fn_ = nullptr;  // guarded by mu_
+  size_t n_ = 0;
+  size_t generation_ = 0;
+  size_t pending_ = 0;
+  bool stop_ = false;
+};
+
+// The name of the vector unit in use ("avx2+fma" or "scalar").
+const char* CpuKernelName();
+
+// y[r] = sum_c w[row0 + r][c] * x[c] for r < rows, w row-major with `cols` columns.
+void MatVecFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, float* y,
+                ThreadPool* pool);
+
+}  // namespace airlock::engine
