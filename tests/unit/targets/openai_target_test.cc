@@ -350,8 +350,9 @@ TEST(MakeTargetTest, ValidatesKindAndBaseUrl) {
     absl::StatusCode code;
     const char* says;
   } cases[] = {
-      {[](TargetConfig& t) { t.kind = "local"; }, absl::StatusCode::kUnimplemented,
-       "kind 'local' needs the in-process engine, not in this build"},
+      // kind local loads the model folder named by `model` (here "m", which does not exist).
+      {[](TargetConfig& t) { t.kind = "local"; }, absl::StatusCode::kNotFound,
+       "target 't': m/config.json: cannot open model config"},
       {[](TargetConfig& t) { t.kind = "anthropic"; }, absl::StatusCode::kInvalidArgument,
        "kind: 'anthropic'"},
       {[](TargetConfig& t) { t.kind = ""; }, absl::StatusCode::kInvalidArgument, "kind: required"},
