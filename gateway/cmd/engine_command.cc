@@ -10,9 +10,12 @@
 #include <numeric>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "engine/bench.h"
 #include "engine/chat_template.h"
+#include "engine/cpu_kernels.h"
 #include "engine/generate.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
@@ -24,6 +27,7 @@ namespace {
 struct LogitsArgs {
   std::string dir;
   std::vector<int32_t> ids;
+  std::string text;  // encoded with DIR/tokenizer.json instead of --ids
   bool all = false;
   std::string npy;
   size_t top = 0;
@@ -58,12 +62,22 @@ int Logits(const LogitsArgs& a) {
                  std::string(model.status().message()).c_str());
     return 2;
   }
-  if (a.ids.empty()) {
-    std::fprintf(stderr, "airlock engine logits: --ids: give at least one token id\n");
+  std::vector<int32_t> ids = a.ids;
+  if (!a.text.empty()) {
+    auto tok = engine::Tokenizer::Load(a.dir + "/tokenizer.json");
+    if (!tok.ok()) {
+      std::fprintf(stderr, "airlock engine logits: %s\n",
+                   std::string(tok.status().message()).c_str());
+      return 2;
+    }
+    ids = (*tok)->Encode(a.text);
+  }
+  if (ids.empty()) {
+    std::fprintf(stderr, "airlock engine logits: give --ids or a non-empty --text\n");
     return 2;
   }
   engine::SequenceState seq = (*model)->NewSequence();
-  auto logits = (*model)->Forward(&seq, a.ids, a.all);
+  auto logits = (*model)->Forward(&seq, ids, a.all);
   if (!logits.ok()) {
     std::fprintf(stderr, "airlock engine logits: %s\n",
                  std::string(logits.status().message()).c_str());
@@ -95,7 +109,7 @@ int Logits(const LogitsArgs& a) {
     }
   } else {
     out = "{\"ids\": [";
-    for (size_t i = 0; i < a.ids.size(); ++i) out += (i > 0 ? ", " : "") + std::to_string(a.ids[i]);
+    for (size_t i = 0; i < ids.size(); ++i) out += (i > 0 ? ", " : "") + std::to_string(ids[i]);
     out += "], \"logits\": [";
     for (size_t r = 0; r < rows; ++r) {
       out += r > 0 ? ", [" : "[";
@@ -205,6 +219,35 @@ int Tokenize(const TokenizeArgs& a) {
   return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
+struct BenchArgs {
+  std::string dir;
+  int tokens = 32;
+  int prompt = 128;
+  size_t threads = 0;
+};
+
+int Bench(const BenchArgs& a) {
+  const size_t threads =
+      a.threads > 0 ? a.threads : std::max(1u, std::thread::hardware_concurrency());
+  auto model = engine::Model::Load(a.dir, {.reference = false, .threads = threads});
+  if (!model.ok()) {
+    std::fprintf(stderr, "airlock engine bench: %s\n",
+                 std::string(model.status().message()).c_str());
+    return 2;
+  }
+  const double bandwidth = engine::MeasureBandwidthGBs(threads);
+  const engine::EngineSpeed s = engine::MeasureSpeed(**model, a.tokens, a.prompt);
+  const uint64_t bytes = engine::DecodeBytesPerToken(**model);
+  const double roof = bandwidth * 1e9 / static_cast<double>(bytes);
+  std::printf("threads %zu, kernels %s, memory bandwidth %.1f GB/s\n", threads,
+              engine::CpuKernelName(), bandwidth);
+  std::printf("decode:  %.2f tokens/s (batch 1, %d tokens)\n", s.decode_tokens_per_s, a.tokens);
+  std::printf("prefill: %.2f tokens/s (%d-token prompt)\n", s.prefill_tokens_per_s, a.prompt);
+  std::printf("roofline: %.1f tokens/s (%.3g weight bytes per token); decode is %.0f%% of it\n",
+              roof, static_cast<double>(bytes), 100.0 * s.decode_tokens_per_s / roof);
+  return 0;
+}
+
 struct RunArgs {
   std::string dir;
   std::string prompt;
@@ -270,7 +313,9 @@ void AddEngineCommand(CLI::App& app, int* exit_code) {
   auto logits = std::make_shared<LogitsArgs>();
   CLI::App* l = group->add_subcommand("logits", "dump the logits of a prompt (token ids)");
   l->add_option("dir", logits->dir, "model folder")->required();
-  l->add_option("--ids", logits->ids, "token ids, comma-separated")->delimiter(',')->required();
+  l->add_option("--ids", logits->ids, "token ids, comma-separated")->delimiter(',');
+  l->add_option("--text", logits->text,
+                "a text, encoded with DIR/tokenizer.json (instead of --ids)");
   l->add_flag("--all", logits->all, "every token's logits, not only the last one's");
   l->add_option("--npy", logits->npy, "write a float32 .npy file instead of JSON");
   l->add_option("--top", logits->top, "print each row's K largest logits as ID:VALUE");
@@ -288,6 +333,15 @@ void AddEngineCommand(CLI::App& app, int* exit_code) {
   r->add_option("--seed", run->seed, "sampling seed (default 0)");
   r->add_flag("--no-thinking", run->no_thinking, "start the answer with <think></think>");
   r->callback([run, exit_code] { *exit_code = Run(*run); });
+
+  auto bench = std::make_shared<BenchArgs>();
+  CLI::App* b =
+      group->add_subcommand("bench", "decode and prefill speed against the memory roofline");
+  b->add_option("dir", bench->dir, "model folder")->required();
+  b->add_option("--tokens", bench->tokens, "decode steps (default 32)");
+  b->add_option("--prompt", bench->prompt, "prefill prompt length (default 128)");
+  b->add_option("--threads", bench->threads, "threads (default: all cores)");
+  b->callback([bench, exit_code] { *exit_code = Bench(*bench); });
 
   auto tokenize = std::make_shared<TokenizeArgs>();
   CLI::App* t = group->add_subcommand("tokenize", "token ids of a text with a tokenizer.json");

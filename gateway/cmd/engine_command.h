@@ -1,17 +1,22 @@
 // `airlock engine`: run the engine from the terminal.
 //
-//   airlock engine logits DIR --ids 1,2,3 [--all] [--npy FILE] [--top K]
+//   airlock engine logits DIR (--ids 1,2,3 | --text TEXT) [--all] [--npy FILE] [--top K]
+//   airlock engine bench DIR [--tokens N] [--prompt N] [--threads N]
 //   airlock engine tokenize TOKENIZER.json [FILE|-] [--jsonl]
 //   airlock engine run DIR [--prompt TEXT] [--system TEXT] [--max-tokens N] [--temperature T]
 //                      [--top-p P] [--top-k K] [--seed S] [--no-thinking]
 //
-// logits loads the model folder DIR (engine/model.h), runs the token ids through the reference
-// forward pass from a fresh sequence and writes the logits of the last token (of every token
-// with --all): as JSON on stdout ({"ids": [...], "logits": [[...], ...]}, one row per token,
-// shortest round-trip decimals), or with --npy as a float32 .npy file of shape [rows, vocab]
-// (stdout then says where). --top K prints, instead of the JSON, the K largest logits of each
-// row as "ID:VALUE" pairs. Exit status 0; 2 for a model that does not load, bad ids (the message
-// names the token) or an unwritable --npy file.
+// logits loads the model folder DIR (engine/model.h), runs the token ids (or --text encoded with
+// DIR/tokenizer.json, no chat template) through the forward pass from a fresh sequence and writes
+// the logits of the last token (of every token with --all): as JSON on stdout ({"ids": [...],
+// "logits": [[...], ...]}, one row per token, shortest round-trip decimals), or with --npy as a
+// float32 .npy file of shape [rows, vocab] (stdout then says where). --top K prints, instead of the
+// JSON, the K largest logits of each row as "ID:VALUE" pairs. Exit status 0; 2 for a model that
+// does not load, bad ids (the message names the token) or an unwritable --npy file.
+//
+// bench measures the model folder's batch-1 decode and its prefill on all cores (engine/bench.h)
+// and this machine's memory bandwidth, and prints them with the roofline (bandwidth / weight
+// bytes per decode step) and decode's share of it. Exit status 0; 2 when the folder does not load.
 //
 // tokenize encodes text with a tokenizer.json (engine/tokenizer.h): the whole input (FILE, or
 // stdin) as one text, its ids printed space-separated on one line; or, with --jsonl, each input

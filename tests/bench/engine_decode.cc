@@ -27,95 +27,12 @@
 #include <thread>
 #include <vector>
 
+#include "engine/bench.h"
 #include "engine/cpu_kernels.h"
 #include "engine/model.h"
 #include "engine/synth.h"
 
-namespace {
-
 using airlock::engine::Model;
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-double BandwidthGBs(size_t threads) {
-  const size_t n = size_t{1} << 27;  // 1 GiB of uint64
-  std::vector<uint64_t> buffer(n, 1);
-  double best = 0;
-  for (int pass = 0; pass < 5; ++pass) {
-    std::vector<std::thread> workers;
-    std::vector<uint64_t> sums(threads, 0);
-    const auto t0 = Clock::now();
-    for (size_t t = 0; t < threads; ++t) {
-      workers.emplace_back([&, t] {
-        uint64_t s = 0;
-        for (size_t i = n * t / threads; i < n * (t + 1) / threads; ++i) s += buffer[i];
-        sums[t] = s;
-      });
-    }
-    for (auto& w : workers) w.join();
-    const double gbs = static_cast<double>(n * 8) / Seconds(t0, Clock::now()) / 1e9;
-    if (sums[0] == 0) std::fprintf(stderr, "unexpected sum\n");
-    best = std::max(best, gbs);
-  }
-  return best;
-}
-
-uint64_t BytesPerToken(const Model& m) {
-  const auto& c = m.config();
-  const auto& w = m.weights();
-  uint64_t bytes = w.norm_f->bytes + w.lm_head->bytes + w.embeddings->bytes / c.vocab_size;
-  for (const auto& l : w.layers) {
-    bytes += l.norm->bytes;
-    for (const auto* t :
-         {l.mamba.in_proj, l.mamba.conv1d_weight, l.mamba.conv1d_bias, l.mamba.dt_bias,
-          l.mamba.a_log, l.mamba.d, l.mamba.norm, l.mamba.out_proj, l.attention.q_proj,
-          l.attention.k_proj, l.attention.v_proj, l.attention.o_proj, l.moe.gate, l.moe.score_bias,
-          l.moe.shared_up, l.moe.shared_down, l.mlp.up, l.mlp.down}) {
-      if (t != nullptr) bytes += t->bytes;
-    }
-    const double used = c.n_routed_experts > 0
-                            ? static_cast<double>(c.num_experts_per_tok) / c.n_routed_experts
-                            : 0;
-    uint64_t experts = 0;
-    for (const auto* t : l.moe.up) experts += t->bytes;
-    for (const auto* t : l.moe.down) experts += t->bytes;
-    if (l.moe.up_fused) experts += l.moe.up_fused->bytes + l.moe.down_fused->bytes;
-    bytes += static_cast<uint64_t>(static_cast<double>(experts) * used);
-  }
-  return bytes;
-}
-
-struct Speed {
-  double decode = 0, prefill = 0;
-};
-
-Speed Measure(const Model& m, int tokens, int prompt) {
-  Speed s;
-  const int32_t vocab = static_cast<int32_t>(m.config().vocab_size);
-  std::vector<int32_t> ids;
-  for (int i = 0; i < 16; ++i) ids.push_back((i * 131 + 7) % vocab);
-  auto seq = m.NewSequence();
-  auto logits = *m.Forward(&seq, ids);
-  const auto t0 = Clock::now();
-  for (int i = 0; i < tokens; ++i) {
-    const int32_t next =
-        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    logits = *m.Forward(&seq, std::vector<int32_t>{next});
-  }
-  s.decode = tokens / Seconds(t0, Clock::now());
-  std::vector<int32_t> long_prompt;
-  for (int i = 0; i < prompt; ++i) long_prompt.push_back((i * 7919 + 3) % vocab);
-  auto fresh = m.NewSequence();
-  const auto t1 = Clock::now();
-  (void)m.Forward(&fresh, long_prompt);
-  s.prefill = prompt / Seconds(t1, Clock::now());
-  return s;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   std::string model_dir;
@@ -139,7 +56,7 @@ int main(int argc, char** argv) {
     }
     model_dir = temp;
   }
-  const double bandwidth = BandwidthGBs(threads);
+  const double bandwidth = airlock::engine::MeasureBandwidthGBs(threads);
   std::printf("memory bandwidth: %.1f GB/s (%zu threads, read)\n", bandwidth, threads);
   std::printf("kernels: %s\n\n", airlock::engine::CpuKernelName());
   std::printf("%-22s %8s %12s %13s %12s %14s %9s\n", "path", "threads", "decode tok/s",
@@ -152,13 +69,15 @@ int main(int argc, char** argv) {
       status = 1;
       break;
     }
-    const Speed s = Measure(**m, reference ? std::max(2, tokens / 8) : tokens,
-                            reference ? std::max(8, prompt / 32) : prompt);
-    const uint64_t bytes = BytesPerToken(**m);
+    const airlock::engine::EngineSpeed s =
+        airlock::engine::MeasureSpeed(**m, reference ? std::max(2, tokens / 8) : tokens,
+                                      reference ? std::max(8, prompt / 32) : prompt);
+    const uint64_t bytes = airlock::engine::DecodeBytesPerToken(**m);
     const double roof = bandwidth * 1e9 / static_cast<double>(bytes);
     std::printf("%-22s %8zu %12.2f %13.2f %12.3g %14.1f %8.0f%%\n",
                 reference ? "reference (scalar)" : "cpu kernels", reference ? size_t{1} : threads,
-                s.decode, s.prefill, static_cast<double>(bytes), roof, 100.0 * s.decode / roof);
+                s.decode_tokens_per_s, s.prefill_tokens_per_s, static_cast<double>(bytes), roof,
+                100.0 * s.decode_tokens_per_s / roof);
   }
   std::printf("\ngoal: batch-1 decode >= 60%% of the roofline (cpu kernels row)\n");
   if (!temp.empty()) std::filesystem::remove_all(temp);

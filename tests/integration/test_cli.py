@@ -445,6 +445,22 @@ def test_engine_logits_json_npy_and_top(tmp_path):
     assert len(top) == 3 and int(top[0][0]) == best
     r = airlock("engine", "logits", model, "--ids", "1,999")
     assert r.returncode == 2 and b"token 1: id 999 is outside the vocabulary" in r.stderr
+    # --text: encoded with the folder's tokenizer.json.
+    r = airlock("engine", "logits", model, "--text", "Hello world")
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["ids"] == [int(i) for i in airlock(
+        "engine", "tokenize", model / "tokenizer.json", stdin=b"Hello world").stdout.split()]
+    assert airlock("engine", "logits", model).returncode == 2  # neither --ids nor --text
+
+
+def test_engine_bench_reports_speed_and_roofline(tmp_path):
+    model = tmp_path / "tiny"
+    assert airlock("model", "synth", model).returncode == 0
+    r = airlock("engine", "bench", model, "--tokens", "4", "--prompt", "8", "--threads", "1")
+    assert r.returncode == 0, r.stderr.decode()
+    out = r.stdout.decode()
+    assert out.startswith("threads 1, kernels ") and "decode:  " in out and "prefill: " in out
+    assert "weight bytes per token); decode is " in out
 
 
 def test_engine_run_chats_with_a_synthetic_model(tmp_path):
