@@ -121,7 +121,8 @@ struct SuiteResult {
   }
 };
 
-// Runs every case of suite against policy. Pure, apart from the classifier's work.
+// Runs every case of suite against policy. Pure, apart from the classifier's work. The result
+// points into both (CaseResult::test, RuleCoverage::rule): they must outlive it.
 SuiteResult RunPolicySuite(const Policy& policy, const PolicySuite& suite);
 
 }  // namespace airlock::router

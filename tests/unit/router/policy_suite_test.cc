@@ -74,7 +74,8 @@ cases:
   EXPECT_EQ(suite.cases[2].request.messages(0).content(), "42");
   EXPECT_EQ(suite.cases[2].request.messages(0).role(), v1::Message::USER);
 
-  const SuiteResult r = RunPolicySuite(*P(), suite);
+  const auto policy = P();  // the result points into the policy: keep it alive
+  const SuiteResult r = RunPolicySuite(*policy, suite);
   ASSERT_EQ(r.cases.size(), 4u);
   for (const CaseResult& c : r.cases) {
     EXPECT_TRUE(c.passed()) << c.test->name << ": " << c.mismatches.front().what << " expected "
@@ -104,7 +105,8 @@ cases:
     principal: { tenant: research }
     expect: { route: frontier }
 )");
-  const SuiteResult r = RunPolicySuite(*P(), suite);
+  const auto policy = P();  // the result points into the policy: keep it alive
+  const SuiteResult r = RunPolicySuite(*policy, suite);
   EXPECT_EQ(r.failed, 3u);
   using M = CaseResult::Mismatch;
   auto same = [](const M& a, const M& b) {
