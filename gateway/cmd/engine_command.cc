@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
 #include <memory>
 #include <numeric>
 #include <sstream>
@@ -13,12 +12,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "engine/bench.h"
 #include "engine/chat_template.h"
 #include "engine/cpu_kernels.h"
 #include "engine/generate.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
+#include "gateway/cmd/classify_command.h"
 #include "nlohmann/json.hpp"
 
 namespace airlock::gateway::cli {
@@ -123,56 +124,6 @@ int Logits(const LogitsArgs& a) {
   return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ostringstream s;
-  if (path.empty() || path == "-") {
-    s << std::cin.rdbuf();
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    s << in.rdbuf();
-  }
-  return s.str();
-}
-
-const std::string kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string FromBase64(const std::string& in) {
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    const size_t v = kB64.find(c);
-    if (v == std::string::npos) continue;  // padding
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
-std::string ToBase64(const std::string& in) {
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = (uint32_t{static_cast<unsigned char>(in[i])} << 16) |
-                       (uint32_t{static_cast<unsigned char>(in[i + 1])} << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    for (int k = 3; k >= 0; --k) out.push_back(kB64[(v >> (6 * k)) & 63]);
-  }
-  if (i < in.size()) {
-    uint32_t v = uint32_t{static_cast<unsigned char>(in[i])} << 16;
-    if (i + 1 < in.size()) v |= uint32_t{static_cast<unsigned char>(in[i + 1])} << 8;
-    out.push_back(kB64[(v >> 18) & 63]);
-    out.push_back(kB64[(v >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-
 struct TokenizeArgs {
   std::string tokenizer;
   std::string file = "-";
@@ -186,7 +137,13 @@ int Tokenize(const TokenizeArgs& a) {
                  std::string(tok.status().message()).c_str());
     return 2;
   }
-  const std::string input = ReadAll(a.file);
+  auto bytes = ReadClassifyInput(a.file);
+  if (!bytes.ok()) {
+    std::fprintf(stderr, "airlock engine tokenize: %s\n",
+                 std::string(bytes.status().message()).c_str());
+    return 2;
+  }
+  const std::string& input = *bytes;
   std::string out;
   if (!a.jsonl) {
     const std::vector<int32_t> ids = (*tok)->Encode(input);
@@ -210,8 +167,13 @@ int Tokenize(const TokenizeArgs& a) {
         std::fprintf(stderr, "airlock engine tokenize: line %zu: expected {\"b64\": TEXT}\n", n);
         return 2;
       }
-      const std::vector<int32_t> ids = (*tok)->Encode(FromBase64(in["b64"].get<std::string>()));
-      nlohmann::json o = {{"ids", ids}, {"decoded_b64", ToBase64((*tok)->Decode(ids))}};
+      std::string text;
+      if (!absl::Base64Unescape(in["b64"].get<std::string>(), &text)) {
+        std::fprintf(stderr, "airlock engine tokenize: line %zu: b64 is not base64\n", n);
+        return 2;
+      }
+      const std::vector<int32_t> ids = (*tok)->Encode(text);
+      nlohmann::json o = {{"ids", ids}, {"decoded_b64", absl::Base64Escape((*tok)->Decode(ids))}};
       out += o.dump() + "\n";
     }
   }
@@ -269,7 +231,12 @@ int Run(const RunArgs& a) {
   if (!model.ok()) return fail(std::string(model.status().message()));
   auto tok = engine::Tokenizer::Load(a.dir + "/tokenizer.json");
   if (!tok.ok()) return fail(std::string(tok.status().message()));
-  std::string prompt = a.prompt.empty() ? ReadAll("-") : a.prompt;
+  std::string prompt = a.prompt;
+  if (prompt.empty()) {
+    auto in = ReadClassifyInput("-");
+    if (!in.ok()) return fail(std::string(in.status().message()));
+    prompt = *in;
+  }
   std::vector<engine::ChatMessage> messages;
   if (!a.system.empty()) messages.push_back({"system", a.system, "", {}});
   messages.push_back({"user", prompt, "", {}});

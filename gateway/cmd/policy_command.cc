@@ -50,6 +50,14 @@ absl::StatusOr<std::shared_ptr<const router::Policy>> Load(
   return router::LoadPolicy(args.policy, *targets);
 }
 
+// The policy, its target names checked against --config's targets when given: the one load
+// that explain, print and test share (lint also says when no --config is given).
+absl::StatusOr<std::shared_ptr<const router::Policy>> LoadWithConfigTargets(const Args& args) {
+  auto targets = ConfigTargets(args);
+  if (!targets.ok()) return targets.status();
+  return Load(args, *targets);
+}
+
 int Lint(const Args& args) {
   auto targets = ConfigTargets(args);
   if (!targets.ok()) {
@@ -77,10 +85,7 @@ int Lint(const Args& args) {
 }
 
 int Explain(const Args& args) {
-  auto targets = ConfigTargets(args);
-  auto policy = targets.ok()
-                    ? Load(args, *targets)
-                    : absl::StatusOr<std::shared_ptr<const router::Policy>>(targets.status());
+  auto policy = LoadWithConfigTargets(args);
   if (!policy.ok()) {
     std::fprintf(stderr, "airlock policy explain: %s\n",
                  std::string(policy.status().message()).c_str());
@@ -120,10 +125,7 @@ std::string Percent(double v) {
 }
 
 int PrintCanonical(const Args& args) {
-  auto targets = ConfigTargets(args);
-  auto policy = targets.ok()
-                    ? Load(args, *targets)
-                    : absl::StatusOr<std::shared_ptr<const router::Policy>>(targets.status());
+  auto policy = LoadWithConfigTargets(args);
   if (!policy.ok()) {
     std::fprintf(stderr, "airlock policy print: %s\n",
                  std::string(policy.status().message()).c_str());
@@ -134,10 +136,7 @@ int PrintCanonical(const Args& args) {
 }
 
 int Test(const Args& args) {
-  auto targets = ConfigTargets(args);
-  auto policy = targets.ok()
-                    ? Load(args, *targets)
-                    : absl::StatusOr<std::shared_ptr<const router::Policy>>(targets.status());
+  auto policy = LoadWithConfigTargets(args);
   const std::string tests =
       args.tests.empty() ? router::PolicySuitePathFor(args.policy) : args.tests;
   auto suite = policy.ok() ? router::LoadPolicySuite(tests)
