@@ -126,21 +126,6 @@ class Reader {
   std::string_view filename_;
 };
 
-std::optional<BlockType> BlockFromLetter(char c) {
-  switch (c) {
-    case 'M':
-      return BlockType::kMamba;
-    case '*':
-      return BlockType::kAttention;
-    case 'E':
-      return BlockType::kMoe;
-    case '-':
-      return BlockType::kMlp;
-    default:
-      return std::nullopt;
-  }
-}
-
 std::optional<BlockType> BlockFromName(std::string_view n) {
   if (n == "mamba" || n == "linear_attention" || n == "M") return BlockType::kMamba;
   if (n == "attention" || n == "full_attention" || n == "*") return BlockType::kAttention;
@@ -155,6 +140,21 @@ std::optional<BlockType> BlockFromName(std::string_view n) {
   } while (false)
 
 }  // namespace
+
+std::optional<BlockType> BlockFromLetter(char c) {
+  switch (c) {
+    case 'M':
+      return BlockType::kMamba;
+    case '*':
+      return BlockType::kAttention;
+    case 'E':
+      return BlockType::kMoe;
+    case '-':
+      return BlockType::kMlp;
+    default:
+      return std::nullopt;
+  }
+}
 
 char BlockLetter(BlockType t) {
   switch (t) {

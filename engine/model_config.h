@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,8 +30,9 @@ namespace airlock::engine {
 
 enum class BlockType { kMamba, kAttention, kMoe, kMlp };
 
-char BlockLetter(BlockType t);            // 'M', '*', 'E', '-'
-std::string_view BlockName(BlockType t);  // "mamba", "attention", "moe", "mlp"
+char BlockLetter(BlockType t);                          // 'M', '*', 'E', '-'
+std::optional<BlockType> BlockFromLetter(char letter);  // nullopt for any other letter
+std::string_view BlockName(BlockType t);                // "mamba", "attention", "moe", "mlp"
 
 struct ModelConfig {
   std::vector<BlockType> layers;

@@ -12,6 +12,7 @@
 
 #include "engine/safetensors.h"
 #include "engine/strings.h"
+#include "engine/tokenizer.h"
 #include "nlohmann/json.hpp"
 
 namespace airlock::engine {
@@ -165,23 +166,6 @@ TensorData Generate(const Spec& s, uint64_t seed) {
   return t;
 }
 
-// GPT-2's byte alphabet (engine/tokenizer.cc reads it back).
-std::string ByteChar(unsigned b) {
-  unsigned n = 0, cp = 0;
-  for (unsigned c = 0; c <= b; ++c) {
-    const bool printable = (c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || c >= 0xAE;
-    cp = printable ? c : 256 + n++;
-  }
-  std::string s;
-  if (cp < 0x80) {
-    s.push_back(static_cast<char>(cp));
-  } else {
-    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-  return s;
-}
-
 constexpr const char* kCorpus =
     "The quick brown fox jumps over the lazy dog. A privacy gateway routes each request to the "
     "model that may see it: sensitive work stays on the machine, public work may go out. The "
@@ -217,7 +201,7 @@ std::string SynthTokenizerJson(int64_t vocab_size) {
   for (const std::string& s : specials) add_special(s);
   std::vector<std::string> byte(256);
   for (unsigned b = 0; b < 256; ++b) {
-    byte[b] = ByteChar(b);
+    byte[b] = std::string(ByteLevelChar(static_cast<uint8_t>(b)));
     vocab[byte[b]] = next++;
   }
   // Learn merges: words (a leading space kept with the word), in the byte alphabet, as symbols.
@@ -360,12 +344,7 @@ absl::StatusOr<ModelConfig> PresetConfig(const std::string& name) {
   ModelConfig c;
   auto pattern = [&](const std::string& p) {
     c.layers.clear();
-    for (char ch : p) {
-      c.layers.push_back(ch == 'M'   ? BlockType::kMamba
-                         : ch == '*' ? BlockType::kAttention
-                         : ch == 'E' ? BlockType::kMoe
-                                     : BlockType::kMlp);
-    }
+    for (char ch : p) c.layers.push_back(*BlockFromLetter(ch));
   };
   if (name == "tiny") {
     pattern("MEM*E-ME");

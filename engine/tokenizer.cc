@@ -165,6 +165,8 @@ bool IsSpaceByte(char c) {
 
 }  // namespace
 
+std::string_view ByteLevelChar(uint8_t b) { return Bytes().of_byte[b]; }
+
 std::string ToValidUtf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());

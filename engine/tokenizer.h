@@ -76,6 +76,10 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
+// The character that stands for byte b in GPT-2's byte alphabet (the ByteLevel pre-tokenizer's
+// and decoder's), as UTF-8: printable bytes stand for themselves, the others for U+0100 + n.
+std::string_view ByteLevelChar(uint8_t b);
+
 // text with each maximal subpart of an ill-formed UTF-8 sequence replaced by U+FFFD (Unicode
 // §3.9, "U+FFFD substitution of maximal subparts"), as Python's decode(errors="replace").
 std::string ToValidUtf8(std::string_view text);
