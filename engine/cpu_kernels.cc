@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace airlock::engine {
@@ -39,48 +40,51 @@ __attribute__((target("avx2,fma"))) float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(lo);
 }
 
-__attribute__((target("avx2,fma,f16c"))) float DotAvx2(const Tensor& w, size_t base, size_t n,
-                                                       const float* x) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  size_t i = 0;
+// The 16 weights at p + i as floats, in two vectors (BF16 widened by a shift, FP16 by F16C).
+struct Loaded {
+  __m256 lo, hi;
+};
+__attribute__((target("avx2,fma,f16c"))) inline Loaded Load16(const Tensor& w, size_t at) {
   if (w.dtype == DType::kBF16) {
-    const auto* p = reinterpret_cast<const uint16_t*>(w.data) + base;
-    for (; i + 16 <= n; i += 16) {
-      const __m256i u0 =
-          _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
-      const __m256i u1 =
-          _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 8)));
-      a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(u0, 16)), _mm256_loadu_ps(x + i),
-                           a0);
-      a1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(u1, 16)),
-                           _mm256_loadu_ps(x + i + 8), a1);
-    }
-    float acc = HorizontalSum(_mm256_add_ps(a0, a1));
-    for (; i < n; ++i) acc += Bf16ToFloat(p[i]) * x[i];
-    return acc;
+    const auto* p = reinterpret_cast<const uint16_t*>(w.data) + at;
+    const __m256i u0 = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m256i u1 =
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)));
+    return {_mm256_castsi256_ps(_mm256_slli_epi32(u0, 16)),
+            _mm256_castsi256_ps(_mm256_slli_epi32(u1, 16))};
   }
   if (w.dtype == DType::kF16) {
-    const auto* p = reinterpret_cast<const uint16_t*>(w.data) + base;
-    for (; i + 16 <= n; i += 16) {
-      a0 =
-          _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i))),
-                          _mm256_loadu_ps(x + i), a0);
-      a1 = _mm256_fmadd_ps(
-          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 8))),
-          _mm256_loadu_ps(x + i + 8), a1);
-    }
-    float acc = HorizontalSum(_mm256_add_ps(a0, a1));
-    for (; i < n; ++i) acc += F16ToFloat(p[i]) * x[i];
-    return acc;
+    const auto* p = reinterpret_cast<const uint16_t*>(w.data) + at;
+    return {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
+            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)))};
   }
-  const auto* p = reinterpret_cast<const float*>(w.data) + base;
+  const auto* p = reinterpret_cast<const float*>(w.data) + at;
+  return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)};
+}
+
+// y[j * ldy] = dot(w[base .. base + n), x + j * ldx) for j < NT: the row is read once for NT
+// vectors. Each vector's sum is formed exactly as for NT = 1 (two accumulators over 16-wide
+// steps, one horizontal sum, then the scalar tail), so a product does not depend on how many
+// vectors share the pass: batched and unbatched results are the same bits.
+template <size_t NT>
+__attribute__((target("avx2,fma,f16c"))) void DotAvx2(const Tensor& w, size_t base, size_t n,
+                                                      const float* x, size_t ldx, float* y,
+                                                      size_t ldy) {
+  __m256 a0[NT], a1[NT];
+  for (size_t j = 0; j < NT; ++j) a0[j] = a1[j] = _mm256_setzero_ps();
+  size_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(p + i), _mm256_loadu_ps(x + i), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(p + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    const Loaded v = Load16(w, base + i);
+    for (size_t j = 0; j < NT; ++j) {
+      a0[j] = _mm256_fmadd_ps(v.lo, _mm256_loadu_ps(x + j * ldx + i), a0[j]);
+      a1[j] = _mm256_fmadd_ps(v.hi, _mm256_loadu_ps(x + j * ldx + i + 8), a1[j]);
+    }
   }
-  float acc = HorizontalSum(_mm256_add_ps(a0, a1));
-  for (; i < n; ++i) acc += p[i] * x[i];
-  return acc;
+  for (size_t j = 0; j < NT; ++j) {
+    float acc = HorizontalSum(_mm256_add_ps(a0[j], a1[j]));
+    if (i < n) acc += DotScalar(w, base + i, n - i, x + j * ldx + i);
+    y[j * ldy] = acc;
+  }
 }
 
 bool HasAvx2() {
@@ -148,13 +152,33 @@ void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t, size_t)>
   done_.wait(lock, [&] { return pending_ == 0; });
 }
 
-void MatVecFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, float* y,
-                ThreadPool* pool) {
+void MatMulFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, size_t n,
+                float* y, ThreadPool* pool) {
   const bool avx2 = HasAvx2();
+  // Rows in blocks that stay in L2 while every group of 4 vectors passes over them: the
+  // weights come from memory once per call, whatever n is.
+  const size_t row_bytes = cols * DTypeSize(w.dtype);
+  const size_t block = std::max<size_t>(1, (size_t{96} << 10) / std::max<size_t>(1, row_bytes));
   auto run = [&](size_t begin, size_t end) {
-    for (size_t r = begin; r < end; ++r) {
-      const size_t base = (row0 + r) * cols;
-      y[r] = avx2 ? DotAvx2(w, base, cols, x) : DotScalar(w, base, cols, x);
+    for (size_t b = begin; b < end; b += block) {
+      const size_t b_end = std::min(end, b + block);
+      size_t j = 0;
+      for (; avx2 && j + 4 <= n; j += 4) {
+        for (size_t r = b; r < b_end; ++r) {
+          DotAvx2<4>(w, (row0 + r) * cols, cols, x + j * cols, cols, y + j * rows + r, rows);
+        }
+      }
+      for (; j < n; ++j) {
+        for (size_t r = b; r < b_end; ++r) {
+          const size_t base = (row0 + r) * cols;
+          float* out = y + j * rows + r;
+          if (avx2) {
+            DotAvx2<1>(w, base, cols, x + j * cols, cols, out, rows);
+          } else {
+            *out = DotScalar(w, base, cols, x + j * cols);
+          }
+        }
+      }
     }
   };
   if (pool != nullptr) {
@@ -162,6 +186,11 @@ void MatVecFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const fl
   } else {
     run(0, rows);
   }
+}
+
+void MatVecFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, float* y,
+                ThreadPool* pool) {
+  MatMulFast(w, row0, rows, cols, x, 1, y, pool);
 }
 
 }  // namespace airlock::engine

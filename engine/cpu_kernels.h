@@ -1,5 +1,6 @@
-// CPU kernels for the engine's heavy op, the matrix-vector product over weights stored in place
-// (BF16, FP16 or FP32, never copied to FP32), with the rows shared among a thread pool.
+// CPU kernels for the engine's heavy op, the product of a weight matrix stored in place (BF16,
+// FP16 or FP32, never copied to FP32) with one vector or a batch of them, with the rows shared
+// among a thread pool.
 //
 // The vector unit is chosen at run time: AVX2 with FMA (and F16C for FP16) when the CPU has
 // them, else portable scalar code; both accumulate in FP32. ThreadPool runs a loop's chunks on
@@ -46,6 +47,13 @@ class ThreadPool {
 
 // The name of the vector unit in use ("avx2+fma" or "scalar").
 const char* CpuKernelName();
+
+// Y = X W^T for a slice of w: y[j][r] = sum_c w[row0 + r][c] * x[j][c] for j < n, r < rows; w
+// row-major with `cols` columns, x n rows of `cols`, y n rows of `rows`. The weights are read
+// from memory once for all n vectors, and each y[j][r] has the same bits as MatVecFast on x[j]
+// alone (what makes a batched forward pass equal to the unbatched one).
+void MatMulFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, size_t n,
+                float* y, ThreadPool* pool);
 
 // y[r] = sum_c w[row0 + r][c] * x[c] for r < rows, w row-major with `cols` columns.
 void MatVecFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, float* y,

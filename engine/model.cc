@@ -59,22 +59,23 @@ inline float Relu2(float v) { return v > 0 ? v * v : 0.0f; }
 
 }  // namespace
 
-void Model::Mv(const Tensor& w, size_t offset, size_t rows, size_t cols, const float* x,
+void Model::Mm(const Tensor& w, size_t offset, size_t rows, size_t cols, const float* x, size_t n,
                float* y) const {
   if (pool_ == nullptr) {
-    MatVec(w, offset, rows, cols, x, y);
+    for (size_t j = 0; j < n; ++j) MatVec(w, offset, rows, cols, x + j * cols, y + j * rows);
   } else {
-    MatVecFast(w, offset, rows, cols, x, y, pool_.get());
+    MatMulFast(w, offset, rows, cols, x, n, y, pool_.get());
   }
 }
 
-// down(relu(up x)^2), for an expert's or the MLP's weights (rows offset into fused tensors).
+// down(relu(up x)^2) for n rows, for an expert's or the MLP's weights (rows offset into fused
+// tensors).
 void Model::Ffn(const Tensor& up, size_t up_offset, const Tensor& down, size_t down_offset,
-                size_t inter, size_t hidden, const float* x, float* out) const {
-  std::vector<float> a(inter);
-  Mv(up, up_offset, inter, hidden, x, a.data());
+                size_t inter, size_t hidden, const float* x, size_t n, float* out) const {
+  std::vector<float> a(n * inter);
+  Mm(up, up_offset, inter, hidden, x, n, a.data());
   for (float& v : a) v = Relu2(v);
-  Mv(down, down_offset, hidden, inter, a.data(), out);
+  Mm(down, down_offset, hidden, inter, a.data(), n, out);
 }
 
 absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
@@ -112,195 +113,283 @@ SequenceState Model::NewSequence() const {
   return s;
 }
 
-void Model::Layer(size_t i, SequenceState* state, const float* x, float* out) const {
+void Model::Layer(size_t i, std::span<SequenceState* const> rows, const float* x,
+                  float* out) const {
   const ModelConfig& c = config_;
   const LayerWeights& lw = weights_.layers[i];
   const size_t H = static_cast<size_t>(c.hidden_size);
+  const size_t n = rows.size();
   switch (lw.type) {
     case BlockType::kMamba: {
       const MambaWeights& w = lw.mamba;
       const size_t d_inner = static_cast<size_t>(c.d_inner());
-      const size_t conv_dim = static_cast<size_t>(c.conv_dim());
-      const size_t heads = static_cast<size_t>(c.mamba_num_heads);
-      const size_t P = static_cast<size_t>(c.mamba_head_dim);
-      const size_t N = static_cast<size_t>(c.ssm_state_size);
-      const size_t G = static_cast<size_t>(c.n_groups);
-      const size_t K = static_cast<size_t>(c.conv_kernel);
-      std::vector<float> zxbcdt(static_cast<size_t>(c.in_proj_dim()));
-      Mv(*w.in_proj, 0, zxbcdt.size(), H, x, zxbcdt.data());
-      const float* z = zxbcdt.data();
-      const float* xbc = z + d_inner;
-      const float* dt_raw = xbc + conv_dim;
-      // Causal depthwise conv over xBC: the K-1 kept inputs, then this one (weight K-1).
-      std::vector<float>& cs = state->conv[i];
-      std::vector<float> conv(conv_dim);
-      for (size_t ch = 0; ch < conv_dim; ++ch) {
-        float* kept = cs.data() + ch * (K - 1);
-        double acc = w.conv1d_bias != nullptr ? Elem(*w.conv1d_bias, ch) : 0.0f;
-        for (size_t k = 0; k + 1 < K; ++k)
-          acc += static_cast<double>(Elem(*w.conv1d_weight, ch * K + k)) * kept[k];
-        acc += static_cast<double>(Elem(*w.conv1d_weight, ch * K + K - 1)) * xbc[ch];
-        if (K > 1) {
-          std::memmove(kept, kept + 1, (K - 2) * sizeof(float));
-          kept[K - 2] = xbc[ch];
-        }
-        conv[ch] = Silu(static_cast<float>(acc));
+      const size_t in_dim = static_cast<size_t>(c.in_proj_dim());
+      std::vector<float> zxbcdt(n * in_dim), y(n * d_inner);
+      Mm(*w.in_proj, 0, in_dim, H, x, n, zxbcdt.data());
+      // The recurrence, row after row: a sequence's rows are in order.
+      for (size_t j = 0; j < n; ++j) {
+        MambaStep(i, rows[j], zxbcdt.data() + j * in_dim, y.data() + j * d_inner);
       }
-      const float* xs = conv.data();  // [heads][P]
-      const float* B = xs + d_inner;  // [G][N]
-      const float* C = B + G * N;     // [G][N]
-      std::vector<float> y(d_inner);
-      float* S = state->ssm[i].data();  // [heads][P][N]
-      for (size_t h = 0; h < heads; ++h) {
-        const size_t g = h / (heads / G);
-        float dt = Softplus(dt_raw[h] + Elem(*w.dt_bias, h));
-        dt = static_cast<float>(
-            std::clamp<double>(dt, c.time_step_limit_min, c.time_step_limit_max));
-        const float A = -std::exp(Elem(*w.a_log, h));
-        const float dA = std::exp(dt * A);
-        const float D = Elem(*w.d, h);
-        for (size_t p = 0; p < P; ++p) {
-          float* s = S + (h * P + p) * N;
-          const float xv = xs[h * P + p];
-          double acc = 0;
-          for (size_t n = 0; n < N; ++n) {
-            s[n] = s[n] * dA + dt * B[g * N + n] * xv;
-            acc += static_cast<double>(s[n]) * C[g * N + n];
-          }
-          y[h * P + p] = static_cast<float>(acc) + D * xv;
-        }
-      }
-      // Gate, then RMS norm per group of d_inner / G, then the norm's weight.
-      for (size_t k = 0; k < d_inner; ++k) y[k] *= Silu(z[k]);
-      const size_t group = d_inner / G;
-      for (size_t g = 0; g < G; ++g) {
-        double ss = 0;
-        for (size_t k = 0; k < group; ++k)
-          ss += static_cast<double>(y[g * group + k]) * y[g * group + k];
-        const float scale =
-            static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(group) + c.norm_eps));
-        for (size_t k = 0; k < group; ++k) {
-          y[g * group + k] = Elem(*w.norm, g * group + k) * (y[g * group + k] * scale);
-        }
-      }
-      Mv(*w.out_proj, 0, H, d_inner, y.data(), out);
+      Mm(*w.out_proj, 0, H, d_inner, y.data(), n, out);
       break;
     }
     case BlockType::kAttention: {
       const AttentionWeights& w = lw.attention;
-      const size_t nh = static_cast<size_t>(c.num_attention_heads);
-      const size_t nkv = static_cast<size_t>(c.num_key_value_heads);
-      const size_t hd = static_cast<size_t>(c.head_dim);
-      std::vector<float> q(nh * hd), k(nkv * hd), v(nkv * hd);
-      Mv(*w.q_proj, 0, q.size(), H, x, q.data());
-      Mv(*w.k_proj, 0, k.size(), H, x, k.data());
-      Mv(*w.v_proj, 0, v.size(), H, x, v.data());
-      state->keys[i].insert(state->keys[i].end(), k.begin(), k.end());
-      state->values[i].insert(state->values[i].end(), v.begin(), v.end());
-      const size_t T = state->keys[i].size() / (nkv * hd);
-      const float* K = state->keys[i].data();
-      const float* V = state->values[i].data();
-      std::vector<float> o(nh * hd, 0.0f), scores(T);
-      const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-      for (size_t h = 0; h < nh; ++h) {
-        const size_t kvh = h / (nh / nkv);
-        double max = -1e300;
-        for (size_t t = 0; t < T; ++t) {
-          double dot = 0;
-          for (size_t d = 0; d < hd; ++d)
-            dot += static_cast<double>(q[h * hd + d]) * K[(t * nkv + kvh) * hd + d];
-          scores[t] = static_cast<float>(dot * scale);
-          max = std::max<double>(max, scores[t]);
-        }
-        double sum = 0;
-        for (size_t t = 0; t < T; ++t) sum += std::exp(scores[t] - max);
-        for (size_t t = 0; t < T; ++t) {
-          const double p = std::exp(scores[t] - max) / sum;
-          for (size_t d = 0; d < hd; ++d)
-            o[h * hd + d] += static_cast<float>(p * V[(t * nkv + kvh) * hd + d]);
-        }
+      const size_t q_dim = static_cast<size_t>(c.num_attention_heads * c.head_dim);
+      const size_t kv_dim = static_cast<size_t>(c.num_key_value_heads * c.head_dim);
+      std::vector<float> q(n * q_dim), k(n * kv_dim), v(n * kv_dim), o(n * q_dim);
+      Mm(*w.q_proj, 0, q_dim, H, x, n, q.data());
+      Mm(*w.k_proj, 0, kv_dim, H, x, n, k.data());
+      Mm(*w.v_proj, 0, kv_dim, H, x, n, v.data());
+      for (size_t j = 0; j < n; ++j) {
+        SequenceState* s = rows[j];
+        s->keys[i].insert(s->keys[i].end(), k.begin() + j * kv_dim, k.begin() + (j + 1) * kv_dim);
+        s->values[i].insert(s->values[i].end(), v.begin() + j * kv_dim,
+                            v.begin() + (j + 1) * kv_dim);
+        Attend(i, *s, q.data() + j * q_dim, o.data() + j * q_dim);
       }
-      Mv(*w.o_proj, 0, H, nh * hd, o.data(), out);
+      Mm(*w.o_proj, 0, H, q_dim, o.data(), n, out);
       break;
     }
-    case BlockType::kMoe: {
-      const MoeWeights& w = lw.moe;
-      const size_t E = static_cast<size_t>(c.n_routed_experts);
-      const size_t I = static_cast<size_t>(c.moe_intermediate_size);
-      std::vector<float> logits(E), score(E), select(E);
-      Mv(*w.gate, 0, E, H, x, logits.data());
-      for (size_t e = 0; e < E; ++e) {
-        score[e] = 1.0f / (1.0f + std::exp(-logits[e]));
-        select[e] = score[e] + Elem(*w.score_bias, e);
-      }
-      std::vector<size_t> order(E);
-      std::iota(order.begin(), order.end(), 0);
-      const size_t k = static_cast<size_t>(c.num_experts_per_tok);
-      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                        [&](size_t a, size_t b) {
-                          return select[a] > select[b] || (select[a] == select[b] && a < b);
-                        });
-      double total = 0;
-      for (size_t j = 0; j < k; ++j) total += score[order[j]];
-      std::vector<double> acc(H, 0.0);
-      std::vector<float> expert(H);
-      for (size_t j = 0; j < k; ++j) {
-        const size_t e = order[j];
-        double weight = score[e];
-        if (c.norm_topk_prob) weight /= total + 1e-20;
-        weight *= c.routed_scaling_factor;
-        if (w.up_fused != nullptr) {
-          Ffn(*w.up_fused, e * I, *w.down_fused, e * H, I, H, x, expert.data());
-        } else {
-          Ffn(*w.up[e], 0, *w.down[e], 0, I, H, x, expert.data());
-        }
-        for (size_t d = 0; d < H; ++d) acc[d] += weight * expert[d];
-      }
-      if (w.shared_up != nullptr) {
-        Ffn(*w.shared_up, 0, *w.shared_down, 0,
-            static_cast<size_t>(c.moe_shared_expert_intermediate_size), H, x, expert.data());
-        for (size_t d = 0; d < H; ++d) acc[d] += expert[d];
-      }
-      for (size_t d = 0; d < H; ++d) out[d] = static_cast<float>(acc[d]);
+    case BlockType::kMoe:
+      Moe(lw.moe, x, n, out);
       break;
-    }
     case BlockType::kMlp:
-      Ffn(*lw.mlp.up, 0, *lw.mlp.down, 0, static_cast<size_t>(c.intermediate_size), H, x, out);
+      Ffn(*lw.mlp.up, 0, *lw.mlp.down, 0, static_cast<size_t>(c.intermediate_size), H, x, n, out);
       break;
+  }
+}
+
+// One token of a Mamba-2 mixer from its in_proj output [z | xBC | dt] to the gated, normed y
+// (before out_proj), advancing the sequence's conv and SSM state.
+void Model::MambaStep(size_t i, SequenceState* state, const float* zxbcdt, float* y) const {
+  const ModelConfig& c = config_;
+  const MambaWeights& w = weights_.layers[i].mamba;
+  const size_t d_inner = static_cast<size_t>(c.d_inner());
+  const size_t conv_dim = static_cast<size_t>(c.conv_dim());
+  const size_t heads = static_cast<size_t>(c.mamba_num_heads);
+  const size_t P = static_cast<size_t>(c.mamba_head_dim);
+  const size_t N = static_cast<size_t>(c.ssm_state_size);
+  const size_t G = static_cast<size_t>(c.n_groups);
+  const size_t K = static_cast<size_t>(c.conv_kernel);
+  const float* z = zxbcdt;
+  const float* xbc = z + d_inner;
+  const float* dt_raw = xbc + conv_dim;
+  // Causal depthwise conv over xBC: the K-1 kept inputs, then this one (weight K-1).
+  std::vector<float>& cs = state->conv[i];
+  std::vector<float> conv(conv_dim);
+  for (size_t ch = 0; ch < conv_dim; ++ch) {
+    float* kept = cs.data() + ch * (K - 1);
+    double acc = w.conv1d_bias != nullptr ? Elem(*w.conv1d_bias, ch) : 0.0f;
+    for (size_t k = 0; k + 1 < K; ++k)
+      acc += static_cast<double>(Elem(*w.conv1d_weight, ch * K + k)) * kept[k];
+    acc += static_cast<double>(Elem(*w.conv1d_weight, ch * K + K - 1)) * xbc[ch];
+    if (K > 1) {
+      std::memmove(kept, kept + 1, (K - 2) * sizeof(float));
+      kept[K - 2] = xbc[ch];
+    }
+    conv[ch] = Silu(static_cast<float>(acc));
+  }
+  const float* xs = conv.data();    // [heads][P]
+  const float* B = xs + d_inner;    // [G][N]
+  const float* C = B + G * N;       // [G][N]
+  float* S = state->ssm[i].data();  // [heads][P][N]
+  for (size_t h = 0; h < heads; ++h) {
+    const size_t g = h / (heads / G);
+    float dt = Softplus(dt_raw[h] + Elem(*w.dt_bias, h));
+    dt = static_cast<float>(std::clamp<double>(dt, c.time_step_limit_min, c.time_step_limit_max));
+    const float A = -std::exp(Elem(*w.a_log, h));
+    const float dA = std::exp(dt * A);
+    const float D = Elem(*w.d, h);
+    for (size_t p = 0; p < P; ++p) {
+      float* s = S + (h * P + p) * N;
+      const float xv = xs[h * P + p];
+      double acc = 0;
+      for (size_t k = 0; k < N; ++k) {
+        s[k] = s[k] * dA + dt * B[g * N + k] * xv;
+        acc += static_cast<double>(s[k]) * C[g * N + k];
+      }
+      y[h * P + p] = static_cast<float>(acc) + D * xv;
+    }
+  }
+  // Gate, then RMS norm per group of d_inner / G, then the norm's weight.
+  for (size_t k = 0; k < d_inner; ++k) y[k] *= Silu(z[k]);
+  const size_t group = d_inner / G;
+  for (size_t g = 0; g < G; ++g) {
+    double ss = 0;
+    for (size_t k = 0; k < group; ++k)
+      ss += static_cast<double>(y[g * group + k]) * y[g * group + k];
+    const float scale =
+        static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(group) + c.norm_eps));
+    for (size_t k = 0; k < group; ++k) {
+      y[g * group + k] = Elem(*w.norm, g * group + k) * (y[g * group + k] * scale);
+    }
+  }
+}
+
+// Causal attention of one query row over the sequence's KV cache (its own key and value
+// appended last), GQA: query head h reads KV head h / (heads / kv_heads).
+void Model::Attend(size_t i, const SequenceState& state, const float* q, float* o) const {
+  const ModelConfig& c = config_;
+  const size_t nh = static_cast<size_t>(c.num_attention_heads);
+  const size_t nkv = static_cast<size_t>(c.num_key_value_heads);
+  const size_t hd = static_cast<size_t>(c.head_dim);
+  const size_t T = state.keys[i].size() / (nkv * hd);
+  const float* K = state.keys[i].data();
+  const float* V = state.values[i].data();
+  std::vector<float> scores(T);
+  std::fill(o, o + nh * hd, 0.0f);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  for (size_t h = 0; h < nh; ++h) {
+    const size_t kvh = h / (nh / nkv);
+    double max = -1e300;
+    for (size_t t = 0; t < T; ++t) {
+      double dot = 0;
+      for (size_t d = 0; d < hd; ++d)
+        dot += static_cast<double>(q[h * hd + d]) * K[(t * nkv + kvh) * hd + d];
+      scores[t] = static_cast<float>(dot * scale);
+      max = std::max<double>(max, scores[t]);
+    }
+    double sum = 0;
+    for (size_t t = 0; t < T; ++t) sum += std::exp(scores[t] - max);
+    for (size_t t = 0; t < T; ++t) {
+      const double p = std::exp(scores[t] - max) / sum;
+      for (size_t d = 0; d < hd; ++d)
+        o[h * hd + d] += static_cast<float>(p * V[(t * nkv + kvh) * hd + d]);
+    }
+  }
+}
+
+// MoE for n rows: each expert runs once over the rows that selected it (its weights read once
+// per step), and each row sums its experts' outputs in its own selection order.
+void Model::Moe(const MoeWeights& w, const float* x, size_t n, float* out) const {
+  const ModelConfig& c = config_;
+  const size_t H = static_cast<size_t>(c.hidden_size);
+  const size_t E = static_cast<size_t>(c.n_routed_experts);
+  const size_t I = static_cast<size_t>(c.moe_intermediate_size);
+  const size_t k = static_cast<size_t>(c.num_experts_per_tok);
+  std::vector<float> logits(n * E);
+  Mm(*w.gate, 0, E, H, x, n, logits.data());
+  std::vector<size_t> chosen(n * k);  // row j's experts, best first
+  std::vector<double> weight(n * k);
+  std::vector<std::vector<size_t>> users(E);  // expert -> slots j * k + s that chose it
+  std::vector<float> score(E), select(E);
+  std::vector<size_t> order(E);
+  for (size_t j = 0; j < n; ++j) {
+    for (size_t e = 0; e < E; ++e) {
+      score[e] = 1.0f / (1.0f + std::exp(-logits[j * E + e]));
+      select[e] = score[e] + Elem(*w.score_bias, e);
+    }
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                      [&](size_t a, size_t b) {
+                        return select[a] > select[b] || (select[a] == select[b] && a < b);
+                      });
+    double total = 0;
+    for (size_t s = 0; s < k; ++s) total += score[order[s]];
+    for (size_t s = 0; s < k; ++s) {
+      const size_t e = order[s];
+      double wt = score[e];
+      if (c.norm_topk_prob) wt /= total + 1e-20;
+      chosen[j * k + s] = e;
+      weight[j * k + s] = wt * c.routed_scaling_factor;
+      users[e].push_back(j * k + s);
+    }
+  }
+  std::vector<float> expert_out(n * k * H), in, res;
+  for (size_t e = 0; e < E; ++e) {
+    const std::vector<size_t>& u = users[e];
+    if (u.empty()) continue;
+    in.resize(u.size() * H);
+    res.resize(u.size() * H);
+    for (size_t m = 0; m < u.size(); ++m) {
+      std::copy_n(x + (u[m] / k) * H, H, in.begin() + static_cast<std::ptrdiff_t>(m * H));
+    }
+    if (w.up_fused != nullptr) {
+      Ffn(*w.up_fused, e * I, *w.down_fused, e * H, I, H, in.data(), u.size(), res.data());
+    } else {
+      Ffn(*w.up[e], 0, *w.down[e], 0, I, H, in.data(), u.size(), res.data());
+    }
+    for (size_t m = 0; m < u.size(); ++m) {
+      std::copy_n(res.begin() + static_cast<std::ptrdiff_t>(m * H), H,
+                  expert_out.begin() + static_cast<std::ptrdiff_t>(u[m] * H));
+    }
+  }
+  std::vector<float> shared;
+  if (w.shared_up != nullptr) {
+    shared.resize(n * H);
+    Ffn(*w.shared_up, 0, *w.shared_down, 0,
+        static_cast<size_t>(c.moe_shared_expert_intermediate_size), H, x, n, shared.data());
+  }
+  std::vector<double> acc(H);
+  for (size_t j = 0; j < n; ++j) {
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (size_t s = 0; s < k; ++s) {
+      const float* ex = expert_out.data() + (j * k + s) * H;
+      for (size_t d = 0; d < H; ++d) acc[d] += weight[j * k + s] * ex[d];
+    }
+    if (!shared.empty()) {
+      for (size_t d = 0; d < H; ++d) acc[d] += shared[j * H + d];
+    }
+    for (size_t d = 0; d < H; ++d) out[j * H + d] = static_cast<float>(acc[d]);
   }
 }
 
 absl::StatusOr<std::vector<float>> Model::Forward(SequenceState* state,
                                                   std::span<const int32_t> tokens,
                                                   bool all_logits) const {
+  const StepItem item{state, tokens, all_logits ? Logits::kAll : Logits::kLast};
+  return Step({&item, 1});
+}
+
+absl::StatusOr<std::vector<float>> Model::Step(std::span<const StepItem> items) const {
   const ModelConfig& c = config_;
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    if (tokens[t] < 0 || tokens[t] >= c.vocab_size) {
-      return absl::InvalidArgumentError(Cat("token ", t, ": id ", tokens[t],
-                                            " is outside the vocabulary (0 to ", c.vocab_size - 1,
-                                            ")"));
-    }
-  }
+  std::vector<SequenceState*> rows;  // the sequence of each row
+  std::vector<size_t> logit_rows;    // the rows whose logits are returned
+  std::vector<float> h;              // [rows][H], the residual stream
   const size_t H = static_cast<size_t>(c.hidden_size);
   const size_t V = static_cast<size_t>(c.vocab_size);
-  std::vector<float> logits;
-  std::vector<float> h(H), x(H), mixed(H);
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    const size_t row = static_cast<size_t>(tokens[t]) * H;
-    for (size_t d = 0; d < H; ++d) h[d] = Elem(*weights_.embeddings, row + d);
-    for (size_t i = 0; i < c.layers.size(); ++i) {
-      RmsNorm(h.data(), *weights_.layers[i].norm, H, c.norm_eps, x.data());
-      Layer(i, state, x.data(), mixed.data());
-      for (size_t d = 0; d < H; ++d) h[d] += mixed[d];
-    }
-    ++state->position;
-    if (all_logits || t + 1 == tokens.size()) {
-      RmsNorm(h.data(), *weights_.norm_f, H, c.norm_eps, x.data());
-      const size_t at = logits.size();
-      logits.resize(at + V);
-      Mv(*weights_.lm_head, 0, V, H, x.data(), logits.data() + at);
+  for (size_t it = 0; it < items.size(); ++it) {
+    const StepItem& item = items[it];
+    for (size_t t = 0; t < item.tokens.size(); ++t) {
+      const int32_t id = item.tokens[t];
+      if (id < 0 || id >= c.vocab_size) {
+        return absl::InvalidArgumentError(
+            Cat(items.size() > 1 ? Cat("sequence ", it, ", ") : std::string(), "token ", t, ": id ",
+                id, " is outside the vocabulary (0 to ", c.vocab_size - 1, ")"));
+      }
     }
   }
+  for (const StepItem& item : items) {
+    for (size_t t = 0; t < item.tokens.size(); ++t) {
+      if (item.logits == Logits::kAll ||
+          (item.logits == Logits::kLast && t + 1 == item.tokens.size())) {
+        logit_rows.push_back(rows.size());
+      }
+      rows.push_back(item.state);
+      const size_t at = h.size();
+      h.resize(at + H);
+      const size_t row = static_cast<size_t>(item.tokens[t]) * H;
+      for (size_t d = 0; d < H; ++d) h[at + d] = Elem(*weights_.embeddings, row + d);
+    }
+  }
+  const size_t n = rows.size();
+  std::vector<float> x(n * H), mixed(n * H);
+  for (size_t i = 0; i < c.layers.size(); ++i) {
+    for (size_t j = 0; j < n; ++j) {
+      RmsNorm(h.data() + j * H, *weights_.layers[i].norm, H, c.norm_eps, x.data() + j * H);
+    }
+    Layer(i, rows, x.data(), mixed.data());
+    for (size_t d = 0; d < n * H; ++d) h[d] += mixed[d];
+  }
+  for (const StepItem& item : items)
+    item.state->position += static_cast<int64_t>(item.tokens.size());
+  std::vector<float> normed(logit_rows.size() * H);
+  for (size_t r = 0; r < logit_rows.size(); ++r) {
+    RmsNorm(h.data() + logit_rows[r] * H, *weights_.norm_f, H, c.norm_eps, normed.data() + r * H);
+  }
+  std::vector<float> logits(logit_rows.size() * V);
+  Mm(*weights_.lm_head, 0, V, H, normed.data(), logit_rows.size(), logits.data());
   return logits;
 }
 

@@ -78,12 +78,31 @@ class Model {
   absl::StatusOr<std::vector<float>> Forward(SequenceState* state, std::span<const int32_t> tokens,
                                              bool all_logits = false) const;
 
+  // Forward for several sequences in one pass: every item's tokens become rows of one batch, so
+  // each weight matrix is read once for all of them (decode of many sequences, prefill of a
+  // whole prompt chunk). A prompt's tokens may be split across steps (continuation prefill).
+  // Returns the items' logits in order (each item's last token's, all its tokens', or none: a
+  // prompt chunk that is not the last skips the lm_head). Each row's arithmetic is the same
+  // whatever else is in the batch, so the results are bit for bit those of Forward on each item
+  // alone. The states must be distinct. INVALID_ARGUMENT as Forward (no state changed).
+  enum class Logits { kLast, kAll, kNone };
+  struct StepItem {
+    SequenceState* state;
+    std::span<const int32_t> tokens;
+    Logits logits = Logits::kLast;
+  };
+  absl::StatusOr<std::vector<float>> Step(std::span<const StepItem> items) const;
+
  private:
   Model() = default;
-  void Layer(size_t i, SequenceState* state, const float* x, float* out) const;
-  void Mv(const Tensor& w, size_t offset, size_t rows, size_t cols, const float* x, float* y) const;
+  void Layer(size_t i, std::span<SequenceState* const> rows, const float* x, float* out) const;
+  void MambaStep(size_t i, SequenceState* state, const float* zxbcdt, float* y) const;
+  void Attend(size_t i, const SequenceState& state, const float* q, float* o) const;
+  void Moe(const MoeWeights& w, const float* x, size_t n, float* out) const;
+  void Mm(const Tensor& w, size_t offset, size_t rows, size_t cols, const float* x, size_t n,
+          float* y) const;
   void Ffn(const Tensor& up, size_t up_offset, const Tensor& down, size_t down_offset, size_t inter,
-           size_t hidden, const float* x, float* out) const;
+           size_t hidden, const float* x, size_t n, float* out) const;
 
   ModelConfig config_;
   std::unique_ptr<TensorStore> store_;

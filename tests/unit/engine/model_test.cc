@@ -2,7 +2,8 @@
 // independent numpy reference (chunked SSD
 // over 3 chunks, every block type, n_groups 2, top-2 of 8 experts with a non-zero selection
 // bias, BF16 and F16 with fused experts), and its own consistency: a sequence continued in
-// pieces or decoded token by token gives the logits of the whole prompt at once.
+// pieces or decoded token by token gives the logits of the whole prompt at once, and a batched
+// step gives each sequence what it gets alone.
 #include "engine/model.h"
 
 #include <unistd.h>
@@ -110,15 +111,16 @@ TEST_F(ModelTest, ContinuationAndStepByStepDecodeEqualTheWholePrompt) {
   ASSERT_TRUE(model->Forward(&pieces, std::span(ids).first(23)).ok());
   auto rest = model->Forward(&pieces, std::span(ids).subspan(23), true);
   ASSERT_TRUE(rest.ok());
+  // Every row's arithmetic is the same however the tokens are grouped: the same bits.
   for (size_t v = 0; v < 17 * vocab; ++v) {
-    ASSERT_FLOAT_EQ((*rest)[v], (*all)[23 * vocab + v]) << v;
+    ASSERT_EQ((*rest)[v], (*all)[23 * vocab + v]) << v;
   }
   // Decode one token at a time; each step's logits are that position's.
   SequenceState steps = model->NewSequence();
   for (size_t t = 0; t < ids.size(); ++t) {
     auto one = model->Forward(&steps, std::span(ids).subspan(t, 1));
     ASSERT_TRUE(one.ok());
-    for (size_t v = 0; v < vocab; ++v) ASSERT_FLOAT_EQ((*one)[v], (*all)[t * vocab + v]);
+    for (size_t v = 0; v < vocab; ++v) ASSERT_EQ((*one)[v], (*all)[t * vocab + v]);
   }
   EXPECT_EQ(steps.position, 40);
   // A sequence's state is its own: a second sequence interleaved with the first changes nothing.
@@ -130,6 +132,49 @@ TEST_F(ModelTest, ContinuationAndStepByStepDecodeEqualTheWholePrompt) {
   EXPECT_FLOAT_EQ((*a_rest).back(), (*all).back());
 }
 
+// One Step over sequences in different phases (decoding, prefilling from scratch, a prompt
+// chunk without logits, a prompt of 9 tokens: more than one group of 4 rows) gives each the
+// bits it gets alone, on both paths.
+TEST_F(ModelTest, BatchedStepEqualsEachSequenceAlone) {
+  for (const bool reference : {false, true}) {
+    auto model = Tiny({}, "m", ModelOptions{.reference = reference});
+    ASSERT_NE(model, nullptr);
+    const std::vector<int32_t> ids = Prompt();
+    const size_t vocab = 512;
+    SequenceState a = model->NewSequence(), b = model->NewSequence(), c = model->NewSequence(),
+                  d = model->NewSequence();
+    ASSERT_TRUE(model->Forward(&a, std::span(ids).first(10)).ok());
+    ASSERT_TRUE(model->Forward(&c, std::span(ids).first(3)).ok());
+    SequenceState a1 = a, b1 = b, c1 = c, d1 = d;
+    const std::vector<int32_t> next{7};
+    const std::vector<Model::StepItem> items{
+        {&a, next},
+        {&b, std::span(ids).subspan(5, 17), Model::Logits::kAll},
+        {&c, std::span(ids).subspan(3, 5), Model::Logits::kNone},
+        {&d, std::span(ids).subspan(20, 9)}};
+    auto batched = model->Step(items);
+    ASSERT_TRUE(batched.ok()) << batched.status();
+    ASSERT_EQ(batched->size(), (1 + 17 + 1) * vocab);
+    std::vector<float> alone = *model->Forward(&a1, next);
+    const std::vector<float> b_all = *model->Forward(&b1, std::span(ids).subspan(5, 17), true);
+    alone.insert(alone.end(), b_all.begin(), b_all.end());
+    ASSERT_TRUE(model->Forward(&c1, std::span(ids).subspan(3, 5)).ok());
+    const std::vector<float> d_last = *model->Forward(&d1, std::span(ids).subspan(20, 9));
+    alone.insert(alone.end(), d_last.begin(), d_last.end());
+    for (size_t v = 0; v < alone.size(); ++v) {
+      ASSERT_EQ((*batched)[v], alone[v]) << v << (reference ? " (reference)" : " (cpu)");
+    }
+    // The states moved on exactly as alone, the chunk without logits included.
+    for (const auto& [x, y] : {std::pair{&a, &a1}, {&b, &b1}, {&c, &c1}, {&d, &d1}}) {
+      EXPECT_EQ(x->position, y->position);
+      EXPECT_EQ(x->ssm, y->ssm);
+      EXPECT_EQ(x->conv, y->conv);
+      EXPECT_EQ(x->keys, y->keys);
+      EXPECT_EQ(x->values, y->values);
+    }
+  }
+}
+
 TEST_F(ModelTest, BadTokensAreRefusedAndLeaveTheStateAlone) {
   auto model = Tiny({});
   ASSERT_NE(model, nullptr);
@@ -139,6 +184,15 @@ TEST_F(ModelTest, BadTokensAreRefusedAndLeaveTheStateAlone) {
   EXPECT_EQ(r.status().message(), "token 1: id 512 is outside the vocabulary (0 to 511)");
   EXPECT_EQ(s.position, 0);
   EXPECT_EQ(Model::Load((dir_ / "nothing").string()).status().code(), absl::StatusCode::kNotFound);
+  // In a batch, the error names the sequence too, and no state moves.
+  SequenceState t = model->NewSequence();
+  const std::vector<int32_t> good{1, 2}, bad{3, -1};
+  r = model->Step(std::vector<Model::StepItem>{{&s, good}, {&t, bad}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "sequence 1, token 1: id -1 is outside the vocabulary (0 to 511)");
+  EXPECT_EQ(s.position, 0);
+  EXPECT_EQ(t.position, 0);
 }
 
 }  // namespace
