@@ -21,68 +21,70 @@ size_t StopPrefixAtEnd(std::string_view text, const std::vector<std::string>& st
 
 }  // namespace
 
+Decoding::Decoding(const Tokenizer& tokenizer, const GenerateOptions& options)
+    : options_(options), sampler_(options.sampling), decoder_(tokenizer, options.skip_special) {}
+
+// Emits what is settled in pending_; true when a stop string ended generation.
+bool Decoding::Release(bool final, const TextSink& on_text, bool* cancelled) {
+  auto emit = [&](std::string_view text) {
+    result_.text.append(text);
+    if (!on_text(text)) *cancelled = true;
+  };
+  size_t cut = std::string::npos;
+  for (const std::string& s : options_.stop) {
+    if (s.empty()) continue;
+    cut = std::min(cut, pending_.find(s));
+  }
+  if (cut != std::string::npos) {
+    if (cut > 0) emit(std::string_view(pending_).substr(0, cut));
+    pending_.clear();
+    return true;
+  }
+  const size_t hold = final ? 0 : StopPrefixAtEnd(pending_, options_.stop);
+  const size_t n = pending_.size() - hold;
+  if (n > 0) {
+    emit(std::string_view(pending_).substr(0, n));
+    pending_.erase(0, n);
+  }
+  return false;
+}
+
+std::optional<int32_t> Decoding::Next(std::span<const float> logits, const TextSink& on_text) {
+  bool cancelled = false;
+  auto finish = [&](const char* reason) {
+    pending_ += decoder_.Finish();
+    const bool stopped = Release(true, on_text, &cancelled);
+    result_.finish_reason = cancelled ? "cancelled" : stopped ? "stop" : reason;
+    return std::nullopt;
+  };
+  if (static_cast<int32_t>(result_.tokens.size()) >= options_.max_tokens) return finish("length");
+  const int32_t t = sampler_.Sample(logits, result_.tokens);
+  if (std::find(options_.stop_ids.begin(), options_.stop_ids.end(), t) != options_.stop_ids.end()) {
+    return finish("stop");
+  }
+  result_.tokens.push_back(t);
+  pending_ += decoder_.Push(t);
+  if (Release(false, on_text, &cancelled)) {
+    result_.finish_reason = cancelled ? "cancelled" : "stop";
+    return std::nullopt;
+  }
+  if (cancelled) {
+    result_.finish_reason = "cancelled";
+    return std::nullopt;
+  }
+  return t;
+}
+
 absl::StatusOr<GenerateResult> Generate(const Model& model, const Tokenizer& tokenizer,
                                         SequenceState* state, std::vector<float> logits,
-                                        const GenerateOptions& options,
-                                        const std::function<bool(std::string_view)>& on_text) {
-  GenerateResult r;
-  Sampler sampler(options.sampling);
-  Tokenizer::Decoder decoder(tokenizer, options.skip_special);
-  std::string pending;  // decoded text not yet emitted (could start a stop string)
-  auto emit = [&](std::string_view text) {
-    r.text.append(text);
-    return on_text(text);
-  };
-  // Releases what is settled in pending; true when a stop string ended generation.
-  auto release = [&](bool final, bool* cancelled) {
-    size_t cut = std::string::npos;
-    for (const std::string& s : options.stop) {
-      if (s.empty()) continue;
-      cut = std::min(cut, pending.find(s));
-    }
-    if (cut != std::string::npos) {
-      if (cut > 0 && !emit(std::string_view(pending).substr(0, cut))) *cancelled = true;
-      pending.clear();
-      return true;
-    }
-    const size_t hold = final ? 0 : StopPrefixAtEnd(pending, options.stop);
-    const size_t n = pending.size() - hold;
-    if (n > 0) {
-      if (!emit(std::string_view(pending).substr(0, n))) *cancelled = true;
-      pending.erase(0, n);
-    }
-    return false;
-  };
-  bool cancelled = false;
-  while (true) {
-    if (static_cast<int32_t>(r.tokens.size()) >= options.max_tokens) {
-      r.finish_reason = "length";
-      break;
-    }
-    const int32_t t = sampler.Sample(logits, r.tokens);
-    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), t) != options.stop_ids.end()) {
-      r.finish_reason = "stop";
-      break;
-    }
-    r.tokens.push_back(t);
-    pending += decoder.Push(t);
-    if (release(false, &cancelled)) {
-      r.finish_reason = cancelled ? "cancelled" : "stop";
-      return r;
-    }
-    if (cancelled) {
-      r.finish_reason = "cancelled";
-      return r;
-    }
-    auto next = model.Forward(state, std::vector<int32_t>{t});
+                                        const GenerateOptions& options, const TextSink& on_text) {
+  Decoding decoding(tokenizer, options);
+  while (std::optional<int32_t> t = decoding.Next(logits, on_text)) {
+    auto next = model.Forward(state, std::span<const int32_t>(&*t, 1));
     if (!next.ok()) return next.status();
     logits = *std::move(next);
   }
-  pending += decoder.Finish();
-  if (release(true, &cancelled) || cancelled) {
-    r.finish_reason = cancelled ? "cancelled" : "stop";
-  }
-  return r;
+  return decoding.TakeResult();
 }
 
 }  // namespace airlock::engine

@@ -1,0 +1,257 @@
+#include "engine/runtime.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "engine/strings.h"
+
+namespace airlock::engine {
+
+using Clock = std::chrono::steady_clock;
+
+struct Runtime::Sequence {
+  RuntimeRequest request;
+  std::shared_ptr<RuntimeCall> call;
+  uint64_t bytes = 0;     // reserved while running
+  bool admitted = false;  // out of the queue, bytes reserved
+  bool started = false;   // state allocated
+  SequenceState state;
+  size_t prefilled = 0;  // prompt tokens fed so far
+  int32_t next = 0;      // the sampled token to feed (once the prompt is done)
+  std::unique_ptr<Decoding> decoding;
+
+  bool prefilling() const { return prefilled < request.prompt.size(); }
+};
+
+Runtime::Runtime(const Model& model, const Tokenizer& tokenizer, RuntimeOptions options)
+    : model_(model), tokenizer_(tokenizer), options_([&] {
+        options.max_sequences = std::max<size_t>(1, options.max_sequences);
+        options.step_tokens = std::max(options.step_tokens, options.max_sequences);
+        return options;
+      }()) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Runtime::~Runtime() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+uint64_t Runtime::SequenceBytes(int64_t tokens) const {
+  const ModelConfig& c = model_.config();
+  uint64_t per_token = 0, fixed = 0;
+  for (BlockType t : c.layers) {
+    if (t == BlockType::kAttention) {
+      per_token += 2 * static_cast<uint64_t>(c.num_key_value_heads * c.head_dim) * sizeof(float);
+    } else if (t == BlockType::kMamba) {
+      fixed += static_cast<uint64_t>(c.conv_dim() * (c.conv_kernel - 1) +
+                                     c.d_inner() * c.ssm_state_size) *
+               sizeof(float);
+    }
+  }
+  return fixed + per_token * static_cast<uint64_t>(std::max<int64_t>(0, tokens));
+}
+
+absl::StatusOr<std::shared_ptr<RuntimeCall>> Runtime::Submit(RuntimeRequest request) {
+  const ModelConfig& c = model_.config();
+  if (request.prompt.empty()) return absl::InvalidArgumentError("the prompt is empty");
+  for (size_t i = 0; i < request.prompt.size(); ++i) {
+    if (request.prompt[i] < 0 || request.prompt[i] >= c.vocab_size) {
+      return absl::InvalidArgumentError(Cat("prompt token ", i, ": id ", request.prompt[i],
+                                            " is outside the vocabulary (0 to ", c.vocab_size - 1,
+                                            ")"));
+    }
+  }
+  const int64_t tokens =
+      static_cast<int64_t>(request.prompt.size()) + std::max(0, request.options.max_tokens);
+  if (tokens > options_.max_context) {
+    return absl::ResourceExhaustedError(Cat(
+        "the prompt (", request.prompt.size(), " tokens) and max_tokens (",
+        request.options.max_tokens, ") exceed the context of ", options_.max_context, " tokens"));
+  }
+  auto seq = std::make_unique<Sequence>();
+  seq->bytes = SequenceBytes(tokens);
+  if (seq->bytes > options_.memory_bytes) {
+    return absl::ResourceExhaustedError(Cat("the sequence state for ", tokens, " tokens takes ",
+                                            seq->bytes >> 20, " MiB, more than the runtime's ",
+                                            options_.memory_bytes >> 20, " MiB"));
+  }
+  seq->request = std::move(request);
+  seq->call = std::make_shared<RuntimeCall>();
+  std::shared_ptr<RuntimeCall> call = seq->call;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return absl::UnavailableError("the runtime is shutting down");
+    if (queue_.size() >= options_.max_queued) {
+      return absl::ResourceExhaustedError(
+          Cat(options_.max_queued, " requests are already waiting"));
+    }
+    queue_.push_back(std::move(seq));
+    stats_.queued = queue_.size();
+  }
+  wake_.notify_one();
+  return call;
+}
+
+RuntimeStats Runtime::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+namespace {
+
+// Why a request must end before the next step, if it must.
+absl::Status Ending(bool stopping, bool cancelled, Clock::time_point deadline,
+                    Clock::time_point now) {
+  if (stopping) return absl::CancelledError("the runtime is shutting down");
+  if (cancelled) return absl::CancelledError("cancelled");
+  if (now >= deadline) return absl::DeadlineExceededError("the deadline passed");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void Runtime::Loop() {
+  std::vector<std::unique_ptr<Sequence>> running;
+  std::vector<std::unique_ptr<Sequence>> ended;
+  std::vector<absl::StatusOr<GenerateResult>> why;  // what each ended one gets
+  while (true) {
+    bool stop = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !running.empty(); });
+      stop = stopping_;
+      const Clock::time_point now = Clock::now();
+      // Requests cancelled or expired while waiting leave the queue at once.
+      for (auto it = queue_.begin(); it != queue_.end();) {
+        absl::Status s = Ending(stop, (*it)->call->cancelled_, (*it)->request.deadline, now);
+        if (s.ok()) {
+          ++it;
+          continue;
+        }
+        ended.push_back(std::move(*it));
+        why.push_back(std::move(s));
+        it = queue_.erase(it);
+      }
+      while (!queue_.empty() && running.size() < options_.max_sequences &&
+             stats_.reserved_bytes + queue_.front()->bytes <= options_.memory_bytes) {
+        std::unique_ptr<Sequence> seq = std::move(queue_.front());
+        queue_.pop_front();
+        stats_.reserved_bytes += seq->bytes;
+        seq->admitted = true;
+        running.push_back(std::move(seq));
+      }
+      stats_.queued = queue_.size();
+    }
+    // Sequences cancelled or past their deadline end before the step.
+    const Clock::time_point now = Clock::now();
+    for (auto& seq : running) {
+      absl::Status s = Ending(stop, seq->call->cancelled_, seq->request.deadline, now);
+      if (!s.ok()) {
+        ended.push_back(std::move(seq));
+        why.push_back(std::move(s));
+      }
+    }
+    std::erase(running, nullptr);
+    End(ended, why, running.size());
+    if (stop) return;
+    if (!running.empty()) RunStep(running);
+  }
+}
+
+void Runtime::RunStep(std::vector<std::unique_ptr<Sequence>>& running) {
+  const size_t V = static_cast<size_t>(model_.config().vocab_size);
+  std::vector<Model::StepItem> items;
+  std::vector<Sequence*> with_logits;  // in the order of the step's logits
+  std::vector<Sequence*> stepped;
+  size_t budget = options_.step_tokens;
+  // Decoding rows first, then prompt chunks in arrival order with what is left.
+  for (auto& seq : running) {
+    if (seq->prefilling()) continue;
+    items.push_back({&seq->state, std::span<const int32_t>(&seq->next, 1)});
+    with_logits.push_back(seq.get());
+    stepped.push_back(seq.get());
+    --budget;
+  }
+  for (auto& seq : running) {
+    if (!seq->prefilling() || budget == 0) continue;
+    if (!seq->started) {  // the whole KV cache is allocated now
+      seq->started = true;
+      seq->state = model_.NewSequence();
+      const int64_t tokens = static_cast<int64_t>(seq->request.prompt.size()) +
+                             std::max(0, seq->request.options.max_tokens);
+      for (size_t i = 0; i < seq->state.keys.size(); ++i) {
+        if (model_.config().layers[i] != BlockType::kAttention) continue;
+        const auto row =
+            static_cast<size_t>(model_.config().num_key_value_heads * model_.config().head_dim);
+        seq->state.keys[i].reserve(row * static_cast<size_t>(tokens));
+        seq->state.values[i].reserve(row * static_cast<size_t>(tokens));
+      }
+    }
+    const std::vector<int32_t>& p = seq->request.prompt;
+    const size_t take = std::min(budget, p.size() - seq->prefilled);
+    const bool last = seq->prefilled + take == p.size();
+    items.push_back({&seq->state, std::span<const int32_t>(p.data() + seq->prefilled, take),
+                     last ? Model::Logits::kLast : Model::Logits::kNone});
+    if (last) with_logits.push_back(seq.get());
+    stepped.push_back(seq.get());
+    seq->prefilled += take;
+    budget -= take;
+  }
+  absl::StatusOr<std::vector<float>> logits = model_.Step(items);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.steps;
+    stats_.max_step_sequences = std::max(stats_.max_step_sequences, items.size());
+  }
+  std::vector<std::unique_ptr<Sequence>> done;
+  std::vector<absl::StatusOr<GenerateResult>> outcome;
+  auto end = [&](Sequence* seq, absl::StatusOr<GenerateResult> result) {
+    for (auto& r : running) {
+      if (r.get() == seq) done.push_back(std::move(r));
+    }
+    outcome.push_back(std::move(result));
+  };
+  if (!logits.ok()) {
+    for (Sequence* seq : stepped) end(seq, absl::InternalError(logits.status().message()));
+  } else {
+    for (size_t k = 0; k < with_logits.size(); ++k) {
+      Sequence* seq = with_logits[k];
+      if (seq->decoding == nullptr) {
+        seq->decoding = std::make_unique<Decoding>(tokenizer_, seq->request.options);
+      }
+      const std::span<const float> row(logits->data() + k * V, V);
+      const TextSink& on_text = seq->request.on_text;
+      std::optional<int32_t> t = seq->decoding->Next(
+          row, on_text ? on_text : TextSink([](std::string_view) { return true; }));
+      if (t) {
+        seq->next = *t;
+      } else {
+        end(seq, seq->decoding->TakeResult());
+      }
+    }
+  }
+  std::erase(running, nullptr);
+  End(done, outcome, running.size());
+}
+
+// Frees the ended sequences' memory, then tells their callers.
+void Runtime::End(std::vector<std::unique_ptr<Sequence>>& ended,
+                  std::vector<absl::StatusOr<GenerateResult>>& outcome, size_t running) {
+  uint64_t freed = 0;
+  for (const auto& seq : ended) freed += seq->admitted ? seq->bytes : 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.reserved_bytes -= freed;
+    stats_.running = running;
+  }
+  for (size_t i = 0; i < ended.size(); ++i) ended[i]->request.on_done(std::move(outcome[i]));
+  ended.clear();
+  outcome.clear();
+}
+
+}  // namespace airlock::engine
