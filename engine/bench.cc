@@ -66,20 +66,33 @@ uint64_t DecodeBytesPerToken(const Model& m) {
   return bytes;
 }
 
-EngineSpeed MeasureSpeed(const Model& m, int decode_tokens, int prompt_tokens) {
+EngineSpeed MeasureSpeed(const Model& m, int decode_tokens, int prompt_tokens, size_t batch) {
   EngineSpeed s;
   const auto vocab = static_cast<int32_t>(m.config().vocab_size);
-  std::vector<int32_t> ids;
-  for (int32_t i = 0; i < 16; ++i) ids.push_back((i * 131 + 7) % vocab);
-  SequenceState seq = m.NewSequence();
-  std::vector<float> logits = *m.Forward(&seq, ids);
+  const size_t V = static_cast<size_t>(vocab);
+  batch = std::max<size_t>(1, batch);
+  std::vector<SequenceState> seqs;
+  std::vector<int32_t> next(batch);
+  for (size_t b = 0; b < batch; ++b) {
+    std::vector<int32_t> ids;
+    for (int32_t i = 0; i < 16; ++i) ids.push_back((i * 131 + 7 + static_cast<int32_t>(b)) % vocab);
+    seqs.push_back(m.NewSequence());
+    const std::vector<float> logits = *m.Forward(&seqs.back(), ids);
+    next[b] = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  std::vector<Model::StepItem> items;
+  for (size_t b = 0; b < batch; ++b) items.push_back({&seqs[b], std::span(&next[b], 1)});
   const auto t0 = Clock::now();
   for (int i = 0; i < decode_tokens; ++i) {
-    const auto next =
-        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    logits = *m.Forward(&seq, std::vector<int32_t>{next});
+    const std::vector<float> logits = *m.Step(items);
+    for (size_t b = 0; b < batch; ++b) {
+      const auto row = logits.begin() + static_cast<std::ptrdiff_t>(b * V);
+      next[b] =
+          static_cast<int32_t>(std::max_element(row, row + static_cast<std::ptrdiff_t>(V)) - row);
+    }
   }
-  s.decode_tokens_per_s = decode_tokens / Seconds(t0, Clock::now());
+  s.decode_tokens_per_s =
+      static_cast<double>(decode_tokens) * static_cast<double>(batch) / Seconds(t0, Clock::now());
   std::vector<int32_t> prompt;
   for (int32_t i = 0; i < prompt_tokens; ++i) prompt.push_back((i * 7919 + 3) % vocab);
   SequenceState fresh = m.NewSequence();

@@ -17,9 +17,12 @@ double MeasureBandwidthGBs(size_t threads, int passes = 5);
 uint64_t DecodeBytesPerToken(const Model& model);
 
 struct EngineSpeed {
-  double decode_tokens_per_s = 0;   // greedy, batch 1, after a 16-token prompt
-  double prefill_tokens_per_s = 0;  // a `prompt`-token prompt from a fresh sequence
+  double decode_tokens_per_s = 0;   // greedy, all `batch` sequences together, after 16 tokens
+  double prefill_tokens_per_s = 0;  // a `prompt`-token prompt in one step, fresh sequence
 };
-EngineSpeed MeasureSpeed(const Model& model, int decode_tokens, int prompt_tokens);
+// Decode: `batch` sequences (each after its own 16-token prompt) step together
+// (Model::Step) for decode_tokens steps; tokens/s counts every sequence's tokens.
+EngineSpeed MeasureSpeed(const Model& model, int decode_tokens, int prompt_tokens,
+                         size_t batch = 1);
 
 }  // namespace airlock::engine

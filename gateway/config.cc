@@ -354,9 +354,10 @@ PrincipalConfig ParsePrincipal(const Ctx& ctx, const YAML::Node& n, const std::s
 }
 
 TargetConfig ParseTarget(const Ctx& ctx, const YAML::Node& n, const std::string& path) {
-  MapReader m(ctx, n, path,
-              {"name", "kind", "base_url", "model", "api_key_env", "api_key_file", "ca_file",
-               "clearance", "timeouts", "retries", "eject_after_failures", "eject_for_ms"});
+  MapReader m(
+      ctx, n, path,
+      {"name", "kind", "base_url", "model", "api_key_env", "api_key_file", "ca_file", "clearance",
+       "timeouts", "retries", "eject_after_failures", "eject_for_ms", "engine"});
   TargetConfig t;
   t.name = m.RequiredString("name");
   if (!ValidTargetName(t.name)) {
@@ -456,6 +457,19 @@ TargetConfig ParseTarget(const Ctx& ctx, const YAML::Node& n, const std::string&
   m.OptInt("retries", &t.retries, 0, 10);
   m.OptInt("eject_after_failures", &t.eject_after_failures, 1, 1000000);
   m.OptMillis("eject_for_ms", &t.eject_for, 0);
+  if (const YAML::Node* v = m.Find("engine")) {
+    if (openai) ctx.Fail(*v, m.Path("engine"), "only for kind local");
+    MapReader em(ctx, *v, m.Path("engine"),
+                 {"max_sequences", "max_queued", "max_context", "state_memory_mb", "step_tokens",
+                  "threads"});
+    TargetConfig::Engine& e = t.engine;
+    em.OptInt("max_sequences", &e.max_sequences, 1, 4096);
+    em.OptInt("max_queued", &e.max_queued, 0, 1000000);
+    em.OptInt("max_context", &e.max_context, 1, int64_t{1} << 24);
+    em.OptInt("state_memory_mb", &e.state_memory_mb, 1, int64_t{1} << 30);
+    em.OptInt("step_tokens", &e.step_tokens, 1, 1 << 20);
+    em.OptInt("threads", &e.threads, 0, 1024);
+  }
   return t;
 }
 

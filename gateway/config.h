@@ -27,6 +27,12 @@
 //       retries: 1                     # 0..10
 //       eject_after_failures: 5        # optional, >= 1
 //       eject_for_ms: 30000            # optional
+//     - name: nano
+//       kind: local                    # the in-process engine (engine/runtime.h)
+//       model: models/nano             # a Hugging Face Nemotron-H folder
+//       engine: { max_sequences: 16, max_queued: 64, max_context: 32768,
+//                 state_memory_mb: 8192, step_tokens: 512, threads: 0 }   # all optional;
+//                                      # only for kind local (threads 0: all cores)
 //   egress_allowlist: [vllm.internal]  # hosts targets may connect to; nothing else
 //   policy: policies/default.yaml      # required, readable; relative paths are relative to
 //                                      # this file
@@ -100,6 +106,15 @@ struct TargetConfig {
   int retries = 1;               // extra attempts after the first, before any byte streamed
   int eject_after_failures = 5;  // consecutive failures before the target is ejected
   std::chrono::milliseconds eject_for{30000};
+  // kind local: the engine runtime's limits (engine::RuntimeOptions) and its CPU threads.
+  struct Engine {
+    int64_t max_sequences = 16;
+    int64_t max_queued = 64;
+    int64_t max_context = 32768;
+    int64_t state_memory_mb = 8192;
+    int64_t step_tokens = 512;
+    int64_t threads = 0;
+  } engine;
 };
 
 struct AuditConfig {

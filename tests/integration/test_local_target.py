@@ -61,3 +61,29 @@ def test_oversized_request_is_refused_and_the_gateway_keeps_serving(start_gatewa
     assert "context" in e.value.details()
     r = client.chat([{"role": "user", "content": "hi"}], max_tokens=4, temperature=0.0)
     assert r.usage.completion_tokens > 0
+
+
+def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(start_gateway, model):
+    """Eight streams at once share the engine's steps; under greedy sampling each answer is the
+    one the same request gets alone, and a stream cancelled mid-way changes none of them."""
+    import concurrent.futures
+
+    gw = start_gateway([{"name": "nano", "local": model}], policy=POLICY)
+    client = gw.client()
+    prompts = [f"request {i}: " + "words " * (i * 7) for i in range(8)]
+
+    def ask(p):
+        return client.chat([{"role": "user", "content": p}], max_tokens=24, temperature=0.0)
+
+    alone = [ask(p).content for p in prompts]
+    doomed = client.chat_stream([{"role": "user", "content": "cancel me"}], max_tokens=4000,
+                                temperature=0.0)
+    next(iter(doomed))  # it is running
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(ask, p) for p in prompts]
+        doomed.cancel()  # while the others run
+        together = [f.result().content for f in futures]
+    assert together == alone
+    with pytest.raises(grpc.RpcError) as e:
+        list(doomed)
+    assert e.value.code() == grpc.StatusCode.CANCELLED

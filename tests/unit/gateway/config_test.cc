@@ -394,6 +394,22 @@ TEST_F(ConfigTest, LocalTargets) {
   EXPECT_EQ(c->targets[0].kind, "local");
   EXPECT_EQ(c->targets[0].model, dir_ + "/nano");
   EXPECT_TRUE(c->targets[0].base_url.empty());
+  EXPECT_EQ(c->targets[0].engine.max_sequences, 16);
+  c = Parse(
+      "targets: [{name: nano, kind: local, model: nano, engine: {max_sequences: 4, "
+      "max_queued: 2, max_context: 4096, state_memory_mb: 512, step_tokens: 64, threads: 1}}]\n"
+      "policy: p\naudit: {path: a}\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const TargetConfig::Engine& e = c->targets[0].engine;
+  EXPECT_EQ(std::vector<int64_t>({e.max_sequences, e.max_queued, e.max_context, e.state_memory_mb,
+                                  e.step_tokens, e.threads}),
+            std::vector<int64_t>({4, 2, 4096, 512, 64, 1}));
+  EXPECT_EQ(Error("targets: [{name: nano, kind: local, model: nano, engine: {max_sequences: 0}}]\n"
+                  "policy: p\naudit: {path: a}\n"),
+            "t.yaml:1:74: targets[0].engine.max_sequences: 0 is out of range (1 to 4096)");
+  EXPECT_EQ(Error("targets: [{name: s, kind: openai, base_url: 'http://h', model: m, engine: {}}]\n"
+                  "policy: p\naudit: {path: a}\n"),
+            "t.yaml:1:75: targets[0].engine: only for kind local");
   EXPECT_EQ(Error("targets: [{name: nano, kind: local, model: missing}]\n"
                   "policy: p\naudit: {path: a}\n"),
             "t.yaml:1:44: targets[0].model: no model at '" + dir_ + "/missing'");
