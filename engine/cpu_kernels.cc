@@ -87,15 +87,104 @@ __attribute__((target("avx2,fma,f16c"))) void DotAvx2(const Tensor& w, size_t ba
   }
 }
 
-bool HasAvx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
-  return has;
+// GCC 12 reports its own AVX-512 intrinsics' _mm512_undefined_* placeholders as uninitialized
+// (a false positive); the warning is silenced for the AVX-512 code only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// The 16 weights at `at` as one vector of 16 floats.
+template <DType D>
+__attribute__((target("avx512f"), always_inline)) inline __m512 Load16x512(const std::byte* data,
+                                                                           size_t at) {
+  if constexpr (D == DType::kBF16) {
+    const auto* p = reinterpret_cast<const uint16_t*>(data) + at;
+    const __m512i u =
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+  } else if constexpr (D == DType::kF16) {
+    const auto* p = reinterpret_cast<const uint16_t*>(data) + at;
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  } else {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(data) + at);
+  }
+}
+
+// An R x T tile: y[t * ldy + r] = dot(w row (row + r), x + t * ldx) over n columns. One 16-lane
+// accumulator per dot is, lane for lane, DotAvx2's two 8-lane ones side by side, and it is
+// summed the same way (low half + high half, then HorizontalSum, then the scalar tail): the
+// same bits as DotAvx2<1>, with each weight vector used T times and each x vector R times.
+template <DType D, size_t R, size_t T>
+__attribute__((target("avx512f,avx2,fma,f16c"))) void TileAvx512(const Tensor& w, size_t row,
+                                                                 size_t n, const float* x,
+                                                                 size_t ldx, float* y, size_t ldy) {
+  __m512 acc[R][T];
+#pragma GCC unroll 4
+  for (size_t r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (size_t t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  }
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 xv[T];
+#pragma GCC unroll 4
+    for (size_t t = 0; t < T; ++t) xv[t] = _mm512_loadu_ps(x + t * ldx + i);
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; ++r) {
+      const __m512 wv = Load16x512<D>(w.data, (row + r) * n + i);
+#pragma GCC unroll 4
+      for (size_t t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t t = 0; t < T; ++t) {
+      const __m256 lo = _mm512_castps512_ps256(acc[r][t]);
+      const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][t]), 1));
+      float sum = HorizontalSum(_mm256_add_ps(lo, hi));
+      if (i < n) sum += DotScalar(w, (row + r) * n + i, n - i, x + t * ldx + i);
+      y[t * ldy + r] = sum;
+    }
+  }
+}
+
+#pragma GCC diagnostic pop
+
+using TileFn = void (*)(const Tensor&, size_t, size_t, const float*, size_t, float*, size_t);
+template <DType D, size_t R>
+constexpr TileFn kTilesOf[4] = {TileAvx512<D, R, 1>, TileAvx512<D, R, 2>, TileAvx512<D, R, 3>,
+                                TileAvx512<D, R, 4>};
+// The R-row tile for a dtype and T = 1..4 vectors: Tile<R>(dtype)[T - 1].
+template <size_t R>
+const TileFn* Tiles(DType d) {
+  return d == DType::kBF16  ? kTilesOf<DType::kBF16, R>
+         : d == DType::kF16 ? kTilesOf<DType::kF16, R>
+                            : kTilesOf<DType::kF32, R>;
 }
 
 }  // namespace
 
-const char* CpuKernelName() { return HasAvx2() ? "avx2+fma" : "scalar"; }
+CpuKernel BestCpuKernel() {
+  static const CpuKernel best = [] {
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
+        !__builtin_cpu_supports("f16c")) {
+      return CpuKernel::kScalar;
+    }
+    return __builtin_cpu_supports("avx512f") ? CpuKernel::kAvx512 : CpuKernel::kAvx2;
+  }();
+  return best;
+}
+
+const char* CpuKernelName(CpuKernel kernel) {
+  switch (kernel) {
+    case CpuKernel::kAvx512:
+      return "avx512f";
+    case CpuKernel::kAvx2:
+      return "avx2+fma";
+    case CpuKernel::kScalar:
+      break;
+  }
+  return "scalar";
+}
 
 ThreadPool::ThreadPool(size_t threads) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -153,29 +242,39 @@ void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t, size_t)>
 }
 
 void MatMulFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, size_t n,
-                float* y, ThreadPool* pool) {
-  const bool avx2 = HasAvx2();
-  // Rows in blocks that stay in L2 while every group of 4 vectors passes over them: the
-  // weights come from memory once per call, whatever n is.
+                float* y, ThreadPool* pool, CpuKernel kernel) {
+  // Rows in blocks that stay in L2 while every group of vectors passes over them: the weights
+  // come from memory once per call, whatever n is.
   const size_t row_bytes = cols * DTypeSize(w.dtype);
-  const size_t block = std::max<size_t>(1, (size_t{96} << 10) / std::max<size_t>(1, row_bytes));
+  const size_t block = std::max<size_t>(4, (size_t{96} << 10) / std::max<size_t>(1, row_bytes));
   auto run = [&](size_t begin, size_t end) {
     for (size_t b = begin; b < end; b += block) {
       const size_t b_end = std::min(end, b + block);
-      size_t j = 0;
-      for (; avx2 && j + 4 <= n; j += 4) {
-        for (size_t r = b; r < b_end; ++r) {
-          DotAvx2<4>(w, (row0 + r) * cols, cols, x + j * cols, cols, y + j * rows + r, rows);
-        }
-      }
-      for (; j < n; ++j) {
-        for (size_t r = b; r < b_end; ++r) {
-          const size_t base = (row0 + r) * cols;
-          float* out = y + j * rows + r;
-          if (avx2) {
-            DotAvx2<1>(w, base, cols, x + j * cols, cols, out, rows);
-          } else {
-            *out = DotScalar(w, base, cols, x + j * cols);
+      for (size_t j = 0; j < n; j += 4) {
+        const size_t t = std::min<size_t>(4, n - j);
+        const float* xj = x + j * cols;
+        float* yj = y + j * rows;
+        size_t r = b;
+        if (kernel == CpuKernel::kAvx512) {
+          const TileFn four = Tiles<4>(w.dtype)[t - 1], one = Tiles<1>(w.dtype)[t - 1];
+          for (; t > 1 && r + 4 <= b_end; r += 4) four(w, row0 + r, cols, xj, cols, yj + r, rows);
+          for (; r < b_end; ++r) one(w, row0 + r, cols, xj, cols, yj + r, rows);
+        } else if (kernel == CpuKernel::kAvx2) {
+          for (; r < b_end; ++r) {
+            if (t == 4) {
+              DotAvx2<4>(w, (row0 + r) * cols, cols, xj, cols, yj + r, rows);
+            } else {
+              for (size_t k = 0; k < t; ++k) {
+                DotAvx2<1>(w, (row0 + r) * cols, cols, xj + k * cols, cols, yj + k * rows + r,
+                           rows);
+              }
+            }
+          }
+        } else {
+          for (; r < b_end; ++r) {
+            for (size_t k = 0; k < t; ++k) {
+              yj[k * rows + r] = DotScalar(w, (row0 + r) * cols, cols, xj + k * cols);
+            }
           }
         }
       }

@@ -2,9 +2,9 @@
 // FP16 or FP32, never copied to FP32) with one vector or a batch of them, with the rows shared
 // among a thread pool.
 //
-// The vector unit is chosen at run time: AVX2 with FMA (and F16C for FP16) when the CPU has
-// them, else portable scalar code; both accumulate in FP32. ThreadPool runs a loop's chunks on
-// all cores (the caller's thread takes one).
+// The vector unit is chosen at run time: AVX-512 when the CPU has it, else AVX2 with FMA (and
+// F16C for FP16), else portable scalar code; all accumulate in FP32. ThreadPool runs a loop's
+// chunks on all cores (the caller's thread takes one).
 #pragma once
 
 #include <condition_variable>
@@ -45,15 +45,21 @@ class ThreadPool {
   bool stop_ = false;
 };
 
-// The name of the vector unit in use ("avx2+fma" or "scalar").
-const char* CpuKernelName();
+// The vector units the kernels can use; the best one the CPU has is chosen at run time. AVX2
+// and AVX-512 compute each product the same way (16-wide steps into two 8-lane halves, summed
+// the same way, then the scalar tail), so between them the choice changes speed, not results:
+// AVX-512 holds the two halves in one register and works on tiles of 4 weight rows x 4
+// vectors. The scalar fallback sums in order (other rounding).
+enum class CpuKernel { kScalar, kAvx2, kAvx512 };
+CpuKernel BestCpuKernel();
+const char* CpuKernelName(CpuKernel kernel = BestCpuKernel());
 
 // Y = X W^T for a slice of w: y[j][r] = sum_c w[row0 + r][c] * x[j][c] for j < n, r < rows; w
 // row-major with `cols` columns, x n rows of `cols`, y n rows of `rows`. The weights are read
 // from memory once for all n vectors, and each y[j][r] has the same bits as MatVecFast on x[j]
 // alone (what makes a batched forward pass equal to the unbatched one).
 void MatMulFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, size_t n,
-                float* y, ThreadPool* pool);
+                float* y, ThreadPool* pool, CpuKernel kernel = BestCpuKernel());
 
 // y[r] = sum_c w[row0 + r][c] * x[c] for r < rows, w row-major with `cols` columns.
 void MatVecFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, float* y,

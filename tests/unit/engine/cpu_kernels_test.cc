@@ -1,7 +1,7 @@
 // The CPU kernels: the matrix products equal a double-precision reference within FP32 rounding,
-// and a batch of vectors gives each vector the same bits as the vector alone (what makes
-// batched decode equal to unbatched), for every weight dtype, with and without the thread
-// pool, for lengths with and without a tail past the 16-wide steps.
+// a batch of vectors gives each vector the same bits as the vector alone (what makes batched
+// decode equal to unbatched), and AVX2 and AVX-512 agree bit for bit, for every weight dtype,
+// with and without the thread pool, for lengths with and without a tail past the 16-wide steps.
 #include "engine/cpu_kernels.h"
 
 #include <cmath>
@@ -48,7 +48,7 @@ TEST(CpuKernels, BatchedProductsHaveTheBitsOfSingleOnes) {
   ThreadPool pool(2);
   for (const DType dtype : {DType::kBF16, DType::kF16, DType::kF32}) {
     for (const size_t cols : {size_t{16}, size_t{37}, size_t{200}}) {
-      const size_t rows = 23, row0 = 3, n = 9;
+      const size_t rows = 23, row0 = 3, n = 9;  // tiles of 4 rows and 4 vectors, and the rest
       const Weights w = Random(dtype, rows + row0, cols, rng);
       std::normal_distribution<float> normal(0.0f, 1.0f);
       std::vector<float> x(n * cols);
@@ -56,6 +56,13 @@ TEST(CpuKernels, BatchedProductsHaveTheBitsOfSingleOnes) {
       for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
         std::vector<float> y(n * rows);
         MatMulFast(w.tensor, row0, rows, cols, x.data(), n, y.data(), p);
+        // AVX2 and AVX-512 (where the CPU has them) give the same bits.
+        for (const CpuKernel k : {CpuKernel::kAvx2, CpuKernel::kAvx512}) {
+          if (k > BestCpuKernel()) continue;
+          std::vector<float> other(n * rows);
+          MatMulFast(w.tensor, row0, rows, cols, x.data(), n, other.data(), p, k);
+          ASSERT_EQ(other, y) << CpuKernelName(k) << " " << DTypeName(dtype) << " cols " << cols;
+        }
         for (size_t j = 0; j < n; ++j) {
           std::vector<float> one(rows);
           MatVecFast(w.tensor, row0, rows, cols, x.data() + j * cols, one.data(), p);
