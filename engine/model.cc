@@ -126,10 +126,7 @@ void Model::Layer(size_t i, std::span<SequenceState* const> rows, const float* x
       const size_t in_dim = static_cast<size_t>(c.in_proj_dim());
       std::vector<float> zxbcdt(n * in_dim), y(n * d_inner);
       Mm(*w.in_proj, 0, in_dim, H, x, n, zxbcdt.data());
-      // The recurrence, row after row: a sequence's rows are in order.
-      for (size_t j = 0; j < n; ++j) {
-        MambaStep(i, rows[j], zxbcdt.data() + j * in_dim, y.data() + j * d_inner);
-      }
+      Mamba(i, rows, zxbcdt.data(), y.data());
       Mm(*w.out_proj, 0, H, d_inner, y.data(), n, out);
       break;
     }
@@ -141,13 +138,23 @@ void Model::Layer(size_t i, std::span<SequenceState* const> rows, const float* x
       Mm(*w.q_proj, 0, q_dim, H, x, n, q.data());
       Mm(*w.k_proj, 0, kv_dim, H, x, n, k.data());
       Mm(*w.v_proj, 0, kv_dim, H, x, n, v.data());
+      // Each row's key and value join its sequence's cache in order; the row then attends over
+      // the first `seen[j]` entries (itself last).
+      std::vector<size_t> seen(n);
       for (size_t j = 0; j < n; ++j) {
         SequenceState* s = rows[j];
         s->keys[i].insert(s->keys[i].end(), k.begin() + j * kv_dim, k.begin() + (j + 1) * kv_dim);
         s->values[i].insert(s->values[i].end(), v.begin() + j * kv_dim,
                             v.begin() + (j + 1) * kv_dim);
-        Attend(i, *s, q.data() + j * q_dim, o.data() + j * q_dim);
+        seen[j] = s->keys[i].size() / kv_dim;
       }
+      const size_t heads = static_cast<size_t>(c.num_attention_heads);
+      For(n * heads, [&](size_t begin, size_t end) {
+        for (size_t jh = begin; jh < end; ++jh) {
+          const size_t j = jh / heads;
+          Attend(i, *rows[j], seen[j], jh % heads, q.data() + j * q_dim, o.data() + j * q_dim);
+        }
+      });
       Mm(*w.o_proj, 0, H, q_dim, o.data(), n, out);
       break;
     }
@@ -160,103 +167,128 @@ void Model::Layer(size_t i, std::span<SequenceState* const> rows, const float* x
   }
 }
 
-// One token of a Mamba-2 mixer from its in_proj output [z | xBC | dt] to the gated, normed y
-// (before out_proj), advancing the sequence's conv and SSM state.
-void Model::MambaStep(size_t i, SequenceState* state, const float* zxbcdt, float* y) const {
+// The Mamba-2 mixer for n rows, from in_proj's output [z | xBC | dt] per row to the gated,
+// normed y (before out_proj), advancing each row's sequence state. Channels (the conv) and
+// heads (the SSM) are independent, so threads split them, and each goes through the rows in
+// order (a sequence's rows are in order): the arithmetic is the same however they are split.
+void Model::Mamba(size_t i, std::span<SequenceState* const> rows, const float* zxbcdt,
+                  float* y) const {
   const ModelConfig& c = config_;
   const MambaWeights& w = weights_.layers[i].mamba;
+  const size_t n = rows.size();
   const size_t d_inner = static_cast<size_t>(c.d_inner());
   const size_t conv_dim = static_cast<size_t>(c.conv_dim());
+  const size_t in_dim = static_cast<size_t>(c.in_proj_dim());
   const size_t heads = static_cast<size_t>(c.mamba_num_heads);
   const size_t P = static_cast<size_t>(c.mamba_head_dim);
   const size_t N = static_cast<size_t>(c.ssm_state_size);
   const size_t G = static_cast<size_t>(c.n_groups);
   const size_t K = static_cast<size_t>(c.conv_kernel);
-  const float* z = zxbcdt;
-  const float* xbc = z + d_inner;
-  const float* dt_raw = xbc + conv_dim;
-  // Causal depthwise conv over xBC: the K-1 kept inputs, then this one (weight K-1).
-  std::vector<float>& cs = state->conv[i];
-  std::vector<float> conv(conv_dim);
-  for (size_t ch = 0; ch < conv_dim; ++ch) {
-    float* kept = cs.data() + ch * (K - 1);
-    double acc = w.conv1d_bias != nullptr ? Elem(*w.conv1d_bias, ch) : 0.0f;
-    for (size_t k = 0; k + 1 < K; ++k)
-      acc += static_cast<double>(Elem(*w.conv1d_weight, ch * K + k)) * kept[k];
-    acc += static_cast<double>(Elem(*w.conv1d_weight, ch * K + K - 1)) * xbc[ch];
-    if (K > 1) {
-      std::memmove(kept, kept + 1, (K - 2) * sizeof(float));
-      kept[K - 2] = xbc[ch];
-    }
-    conv[ch] = Silu(static_cast<float>(acc));
-  }
-  const float* xs = conv.data();    // [heads][P]
-  const float* B = xs + d_inner;    // [G][N]
-  const float* C = B + G * N;       // [G][N]
-  float* S = state->ssm[i].data();  // [heads][P][N]
-  for (size_t h = 0; h < heads; ++h) {
-    const size_t g = h / (heads / G);
-    float dt = Softplus(dt_raw[h] + Elem(*w.dt_bias, h));
-    dt = static_cast<float>(std::clamp<double>(dt, c.time_step_limit_min, c.time_step_limit_max));
-    const float A = -std::exp(Elem(*w.a_log, h));
-    const float dA = std::exp(dt * A);
-    const float D = Elem(*w.d, h);
-    for (size_t p = 0; p < P; ++p) {
-      float* s = S + (h * P + p) * N;
-      const float xv = xs[h * P + p];
-      double acc = 0;
-      for (size_t k = 0; k < N; ++k) {
-        s[k] = s[k] * dA + dt * B[g * N + k] * xv;
-        acc += static_cast<double>(s[k]) * C[g * N + k];
+  // Causal depthwise conv over xBC: the K-1 kept inputs, then this one (weight K-1); SiLU.
+  std::vector<float> conv(n * conv_dim);  // per row: x [heads][P], B [G][N], C [G][N]
+  For(conv_dim, [&](size_t begin, size_t end) {
+    for (size_t ch = begin; ch < end; ++ch) {
+      for (size_t j = 0; j < n; ++j) {
+        const float xbc = zxbcdt[j * in_dim + d_inner + ch];
+        float* kept = rows[j]->conv[i].data() + ch * (K - 1);
+        double acc = w.conv1d_bias != nullptr ? Elem(*w.conv1d_bias, ch) : 0.0f;
+        for (size_t k = 0; k + 1 < K; ++k)
+          acc += static_cast<double>(Elem(*w.conv1d_weight, ch * K + k)) * kept[k];
+        acc += static_cast<double>(Elem(*w.conv1d_weight, ch * K + K - 1)) * xbc;
+        if (K > 1) {
+          std::memmove(kept, kept + 1, (K - 2) * sizeof(float));
+          kept[K - 2] = xbc;
+        }
+        conv[j * conv_dim + ch] = Silu(static_cast<float>(acc));
       }
-      y[h * P + p] = static_cast<float>(acc) + D * xv;
     }
-  }
+  });
+  // SSM: S = S * exp(dt A) + dt B x; y = S C + D x (head h reads group h / (heads / G)).
+  For(heads, [&](size_t begin, size_t end) {
+    for (size_t h = begin; h < end; ++h) {
+      const size_t g = h / (heads / G);
+      const float A = -std::exp(Elem(*w.a_log, h));
+      const float D = Elem(*w.d, h);
+      const float bias = Elem(*w.dt_bias, h);
+      for (size_t j = 0; j < n; ++j) {
+        const float* xs = conv.data() + j * conv_dim;
+        const float* B = xs + d_inner + g * N;
+        const float* C = xs + d_inner + G * N + g * N;
+        float dt = Softplus(zxbcdt[j * in_dim + d_inner + conv_dim + h] + bias);
+        dt = static_cast<float>(
+            std::clamp<double>(dt, c.time_step_limit_min, c.time_step_limit_max));
+        const float dA = std::exp(dt * A);
+        float* S = rows[j]->ssm[i].data() + h * P * N;  // [P][N]
+        for (size_t p = 0; p < P; ++p) {
+          float* st = S + p * N;
+          const float xv = xs[h * P + p];
+          double acc = 0;
+          for (size_t k = 0; k < N; ++k) {
+            st[k] = st[k] * dA + dt * B[k] * xv;
+            acc += static_cast<double>(st[k]) * C[k];
+          }
+          y[j * d_inner + h * P + p] = static_cast<float>(acc) + D * xv;
+        }
+      }
+    }
+  });
   // Gate, then RMS norm per group of d_inner / G, then the norm's weight.
-  for (size_t k = 0; k < d_inner; ++k) y[k] *= Silu(z[k]);
   const size_t group = d_inner / G;
-  for (size_t g = 0; g < G; ++g) {
-    double ss = 0;
-    for (size_t k = 0; k < group; ++k)
-      ss += static_cast<double>(y[g * group + k]) * y[g * group + k];
-    const float scale =
-        static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(group) + c.norm_eps));
-    for (size_t k = 0; k < group; ++k) {
-      y[g * group + k] = Elem(*w.norm, g * group + k) * (y[g * group + k] * scale);
+  For(n, [&](size_t begin, size_t end) {
+    for (size_t j = begin; j < end; ++j) {
+      float* yj = y + j * d_inner;
+      const float* z = zxbcdt + j * in_dim;
+      for (size_t k = 0; k < d_inner; ++k) yj[k] *= Silu(z[k]);
+      for (size_t g = 0; g < G; ++g) {
+        double ss = 0;
+        for (size_t k = 0; k < group; ++k)
+          ss += static_cast<double>(yj[g * group + k]) * yj[g * group + k];
+        const float scale =
+            static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(group) + c.norm_eps));
+        for (size_t k = 0; k < group; ++k) {
+          yj[g * group + k] = Elem(*w.norm, g * group + k) * (yj[g * group + k] * scale);
+        }
+      }
     }
-  }
+  });
 }
 
-// Causal attention of one query row over the sequence's KV cache (its own key and value
-// appended last), GQA: query head h reads KV head h / (heads / kv_heads).
-void Model::Attend(size_t i, const SequenceState& state, const float* q, float* o) const {
+// Causal attention of query head h of one row over the first `seen` entries of its sequence's
+// KV cache (its own key and value last), GQA: head h reads KV head h / (heads / kv_heads).
+void Model::Attend(size_t i, const SequenceState& state, size_t seen, size_t h, const float* q,
+                   float* o) const {
   const ModelConfig& c = config_;
   const size_t nh = static_cast<size_t>(c.num_attention_heads);
   const size_t nkv = static_cast<size_t>(c.num_key_value_heads);
   const size_t hd = static_cast<size_t>(c.head_dim);
-  const size_t T = state.keys[i].size() / (nkv * hd);
   const float* K = state.keys[i].data();
   const float* V = state.values[i].data();
-  std::vector<float> scores(T);
-  std::fill(o, o + nh * hd, 0.0f);
+  std::vector<float> scores(seen);
+  q += h * hd;
+  o += h * hd;
+  std::fill(o, o + hd, 0.0f);
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-  for (size_t h = 0; h < nh; ++h) {
-    const size_t kvh = h / (nh / nkv);
-    double max = -1e300;
-    for (size_t t = 0; t < T; ++t) {
-      double dot = 0;
-      for (size_t d = 0; d < hd; ++d)
-        dot += static_cast<double>(q[h * hd + d]) * K[(t * nkv + kvh) * hd + d];
-      scores[t] = static_cast<float>(dot * scale);
-      max = std::max<double>(max, scores[t]);
-    }
-    double sum = 0;
-    for (size_t t = 0; t < T; ++t) sum += std::exp(scores[t] - max);
-    for (size_t t = 0; t < T; ++t) {
-      const double p = std::exp(scores[t] - max) / sum;
-      for (size_t d = 0; d < hd; ++d)
-        o[h * hd + d] += static_cast<float>(p * V[(t * nkv + kvh) * hd + d]);
-    }
+  const size_t kvh = h / (nh / nkv);
+  double max = -1e300;
+  for (size_t t = 0; t < seen; ++t) {
+    double dot = 0;
+    for (size_t d = 0; d < hd; ++d) dot += static_cast<double>(q[d]) * K[(t * nkv + kvh) * hd + d];
+    scores[t] = static_cast<float>(dot * scale);
+    max = std::max<double>(max, scores[t]);
+  }
+  double sum = 0;
+  for (size_t t = 0; t < seen; ++t) sum += std::exp(scores[t] - max);
+  for (size_t t = 0; t < seen; ++t) {
+    const double p = std::exp(scores[t] - max) / sum;
+    for (size_t d = 0; d < hd; ++d) o[d] += static_cast<float>(p * V[(t * nkv + kvh) * hd + d]);
+  }
+}
+
+void Model::For(size_t n, const std::function<void(size_t, size_t)>& fn) const {
+  if (pool_ == nullptr) {
+    fn(0, n);
+  } else {
+    pool_->ParallelFor(n, fn);
   }
 }
 

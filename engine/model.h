@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -96,8 +97,11 @@ class Model {
  private:
   Model() = default;
   void Layer(size_t i, std::span<SequenceState* const> rows, const float* x, float* out) const;
-  void MambaStep(size_t i, SequenceState* state, const float* zxbcdt, float* y) const;
-  void Attend(size_t i, const SequenceState& state, const float* q, float* o) const;
+  void Mamba(size_t i, std::span<SequenceState* const> rows, const float* zxbcdt, float* y) const;
+  void Attend(size_t i, const SequenceState& state, size_t seen, size_t h, const float* q,
+              float* o) const;
+  // fn over [0, n) in chunks on the pool's threads (on this one for the reference path).
+  void For(size_t n, const std::function<void(size_t, size_t)>& fn) const;
   void Moe(const MoeWeights& w, const float* x, size_t n, float* out) const;
   void Mm(const Tensor& w, size_t offset, size_t rows, size_t cols, const float* x, size_t n,
           float* y) const;
