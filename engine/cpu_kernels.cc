@@ -287,6 +287,71 @@ void MatMulFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const fl
   }
 }
 
+namespace {
+
+__attribute__((target("avx2,fma"))) float SsmUpdateAvx2(float* s, const float* b, const float* c,
+                                                        float decay, float bx, size_t n) {
+  const __m256 vd = _mm256_set1_ps(decay), vbx = _mm256_set1_ps(bx);
+  __m256 acc = _mm256_setzero_ps();
+  size_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    const __m256 v =
+        _mm256_fmadd_ps(_mm256_loadu_ps(s + k), vd, _mm256_mul_ps(_mm256_loadu_ps(b + k), vbx));
+    _mm256_storeu_ps(s + k, v);
+    acc = _mm256_fmadd_ps(v, _mm256_loadu_ps(c + k), acc);
+  }
+  float sum = HorizontalSum(acc);
+  for (; k < n; ++k) {
+    s[k] = s[k] * decay + b[k] * bx;
+    sum += s[k] * c[k];
+  }
+  return sum;
+}
+
+__attribute__((target("avx2,fma"))) float DotF32Avx2(const float* a, const float* b, size_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  size_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc);
+  }
+  float sum = HorizontalSum(acc);
+  for (; k < n; ++k) sum += a[k] * b[k];
+  return sum;
+}
+
+__attribute__((target("avx2,fma"))) void AxpyAvx2(float alpha, const float* x, float* y, size_t n) {
+  const __m256 va = _mm256_set1_ps(alpha);
+  size_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    _mm256_storeu_ps(y + k, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + k), _mm256_loadu_ps(y + k)));
+  }
+  for (; k < n; ++k) y[k] += alpha * x[k];
+}
+
+}  // namespace
+
+float SsmUpdate(float* s, const float* b, const float* c, float decay, float bx, size_t n) {
+  if (BestCpuKernel() != CpuKernel::kScalar) return SsmUpdateAvx2(s, b, c, decay, bx, n);
+  float sum = 0;
+  for (size_t k = 0; k < n; ++k) {
+    s[k] = s[k] * decay + b[k] * bx;
+    sum += s[k] * c[k];
+  }
+  return sum;
+}
+
+float Dot(const float* a, const float* b, size_t n) {
+  if (BestCpuKernel() != CpuKernel::kScalar) return DotF32Avx2(a, b, n);
+  float sum = 0;
+  for (size_t k = 0; k < n; ++k) sum += a[k] * b[k];
+  return sum;
+}
+
+void Axpy(float alpha, const float* x, float* y, size_t n) {
+  if (BestCpuKernel() != CpuKernel::kScalar) return AxpyAvx2(alpha, x, y, n);
+  for (size_t k = 0; k < n; ++k) y[k] += alpha * x[k];
+}
+
 void MatVecFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, float* y,
                 ThreadPool* pool) {
   MatMulFast(w, row0, rows, cols, x, 1, y, pool);

@@ -61,6 +61,16 @@ const char* CpuKernelName(CpuKernel kernel = BestCpuKernel());
 void MatMulFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, size_t n,
                 float* y, ThreadPool* pool, CpuKernel kernel = BestCpuKernel());
 
+// Vector helpers for the per-token recurrences (FP32, AVX2 when the CPU has it; the same bits
+// on AVX2 and AVX-512 machines).
+// The SSM update of one (head, channel) row of the state: s[k] = s[k] * decay + b[k] * bx for
+// k < n, then returns sum_k s[k] * c[k].
+float SsmUpdate(float* s, const float* b, const float* c, float decay, float bx, size_t n);
+// sum_k a[k] * b[k].
+float Dot(const float* a, const float* b, size_t n);
+// y[k] += alpha * x[k].
+void Axpy(float alpha, const float* x, float* y, size_t n);
+
 // y[r] = sum_c w[row0 + r][c] * x[c] for r < rows, w row-major with `cols` columns.
 void MatVecFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, float* y,
                 ThreadPool* pool);

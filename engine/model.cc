@@ -222,12 +222,18 @@ void Model::Mamba(size_t i, std::span<SequenceState* const> rows, const float* z
         for (size_t p = 0; p < P; ++p) {
           float* st = S + p * N;
           const float xv = xs[h * P + p];
-          double acc = 0;
-          for (size_t k = 0; k < N; ++k) {
-            st[k] = st[k] * dA + dt * B[k] * xv;
-            acc += static_cast<double>(st[k]) * C[k];
+          float out;
+          if (pool_ != nullptr) {  // the CPU kernels: FP32 SIMD
+            out = SsmUpdate(st, B, C, dA, dt * xv, N);
+          } else {  // the reference: in order, accumulated in double
+            double acc = 0;
+            for (size_t k = 0; k < N; ++k) {
+              st[k] = st[k] * dA + dt * B[k] * xv;
+              acc += static_cast<double>(st[k]) * C[k];
+            }
+            out = static_cast<float>(acc);
           }
-          y[j * d_inner + h * P + p] = static_cast<float>(acc) + D * xv;
+          y[j * d_inner + h * P + p] = out + D * xv;
         }
       }
     }
@@ -269,10 +275,16 @@ void Model::Attend(size_t i, const SequenceState& state, size_t seen, size_t h, 
   std::fill(o, o + hd, 0.0f);
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   const size_t kvh = h / (nh / nkv);
+  const bool fast = pool_ != nullptr;  // the CPU kernels: FP32 SIMD; else in order, in double
   double max = -1e300;
   for (size_t t = 0; t < seen; ++t) {
+    const float* k = K + (t * nkv + kvh) * hd;
     double dot = 0;
-    for (size_t d = 0; d < hd; ++d) dot += static_cast<double>(q[d]) * K[(t * nkv + kvh) * hd + d];
+    if (fast) {
+      dot = Dot(q, k, hd);
+    } else {
+      for (size_t d = 0; d < hd; ++d) dot += static_cast<double>(q[d]) * k[d];
+    }
     scores[t] = static_cast<float>(dot * scale);
     max = std::max<double>(max, scores[t]);
   }
@@ -280,7 +292,12 @@ void Model::Attend(size_t i, const SequenceState& state, size_t seen, size_t h, 
   for (size_t t = 0; t < seen; ++t) sum += std::exp(scores[t] - max);
   for (size_t t = 0; t < seen; ++t) {
     const double p = std::exp(scores[t] - max) / sum;
-    for (size_t d = 0; d < hd; ++d) o[d] += static_cast<float>(p * V[(t * nkv + kvh) * hd + d]);
+    const float* v = V + (t * nkv + kvh) * hd;
+    if (fast) {
+      Axpy(static_cast<float>(p), v, o, hd);
+    } else {
+      for (size_t d = 0; d < hd; ++d) o[d] += static_cast<float>(p * v[d]);
+    }
   }
 }
 

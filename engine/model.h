@@ -1,12 +1,13 @@
 // Model: a loaded Nemotron-H folder (config, memory-mapped weights bound to it), a sequence's
-// state, and the reference forward pass.
+// state, and the forward pass.
 //
-// The forward pass is the spec's math written plainly (docs/nemotron-h-spec.md §2), one
-// token at a time through every layer, in FP32 with the weights converted as they are read
-// (BF16 / FP16 / FP32, used in place: no copy of the model). It is the engine's oracle: the
-// optimised paths are tested against it, and it is tested against an independent numpy
-// reference (tests/reference/) and against its own cached decode. ModelOptions picks the
-// reference path or the CPU kernels for the matrix-vector products (all the rest is shared).
+// The forward pass is the spec's math written plainly (docs/nemotron-h-spec.md §2), the tokens
+// of a step as the rows of one batch through every layer (the recurrences going row by row),
+// in FP32 with the weights converted as they are read (BF16 / FP16 / FP32, used in place: no
+// copy of the model). ModelOptions picks the plain reference path or the CPU kernels; both are
+// held to golden logits from two independent references (tests/reference/: the project's numpy
+// one and transformers' NemotronHForCausalLM), to their own cached decode, and to batched ==
+// unbatched.
 //
 //   h = embeddings[token]
 //   for each layer: h = h + mixer(RMSNorm(h))      mixer: Mamba-2, attention, MoE or MLP
@@ -52,8 +53,10 @@ struct SequenceState {
 
 struct ModelOptions {
   // The plain reference path: one thread, scalar code, double accumulation. Otherwise the CPU
-  // kernels (engine/cpu_kernels.h): matrix-vector products on `threads` threads (0: all cores)
-  // with AVX2/FMA when the CPU has them, FP32 accumulation. Both compute the same math.
+  // kernels (engine/cpu_kernels.h) on `threads` threads (0: all cores): the weight products
+  // (AVX-512 or AVX2/FMA, whichever the CPU has) and the SSM and attention inner loops (AVX2)
+  // in FP32, the conv channels and SSM and attention heads split over the threads. Both
+  // compute the same math; each is held to the golden logits.
   bool reference = false;
   size_t threads = 0;
 };
