@@ -411,12 +411,15 @@ std::string ModelConfigJson(const ModelConfig& c) {
   j["mamba_ssm_cache_dtype"] = "float32";
   std::string text = j.dump(2);
   // time_step_limit as transformers writes it: Infinity is not JSON, and nlohmann refuses it.
+  // Floats keep a decimal point (0.0, not 0): transformers' config validation wants floats.
   auto number = [](double v) {
     if (std::isinf(v)) return std::string(v > 0 ? "Infinity" : "-Infinity");
     std::ostringstream s;
     s.precision(17);
     s << v;
-    return s.str();
+    std::string out = s.str();
+    if (out.find_first_of(".e") == std::string::npos) out += ".0";
+    return out;
   };
   text.insert(text.size() - 2, Cat(",\n  \"time_step_limit\": [", number(c.time_step_limit_min),
                                    ", ", number(c.time_step_limit_max), "]"));

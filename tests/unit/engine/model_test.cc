@@ -1,8 +1,8 @@
-// The forward pass, on the reference path and on the CPU kernels: golden logits from the
-// independent numpy reference (chunked SSD
-// over 3 chunks, every block type, n_groups 2, top-2 of 8 experts with a non-zero selection
-// bias, BF16 and F16 with fused experts), and its own consistency: a sequence continued in
-// pieces or decoded token by token gives the logits of the whole prompt at once, and a batched
+// The forward pass, on the reference path and on the CPU kernels: golden logits from two
+// independent references, the project's numpy one and transformers' NemotronHForCausalLM
+// (chunked SSD over 3 chunks, every block type, n_groups 2, top-2 of 8 experts with a non-zero
+// selection bias, BF16 and F16 with fused experts), and its own consistency: a sequence continued
+// in pieces or decoded token by token gives the logits of the whole prompt at once, and a batched
 // step gives each sequence what it gets alone.
 #include "engine/model.h"
 
@@ -58,9 +58,13 @@ class ModelTest : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(ModelTest, MatchesTheNumpyReferenceGoldens) {
-  const fs::path path = fs::path(__FILE__).parent_path().parent_path().parent_path() / "data" /
-                        "engine" / "goldens.json";
+// Both references: the project's numpy one (goldens.json) and transformers' own
+// NemotronHForCausalLM (transformers_goldens.json).
+class GoldenTest : public ModelTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(GoldenTest, MatchesTheReferenceGoldens) {
+  const fs::path path =
+      fs::path(__FILE__).parent_path().parent_path().parent_path() / "data" / "engine" / GetParam();
   std::ifstream in(path);
   ASSERT_TRUE(in) << path;
   const nlohmann::json goldens = nlohmann::json::parse(in);
@@ -89,12 +93,20 @@ TEST_F(ModelTest, MatchesTheNumpyReferenceGoldens) {
           const double d = std::abs((*logits)[rows[k] * vocab + v] - want[v]);
           if (!(d <= worst)) worst = d;  // a NaN is kept, and fails the check below
         }
-        EXPECT_LT(worst, kGoldenTolerance)
-            << c["name"] << " position " << rows[k] << (reference ? " (reference)" : " (cpu)");
+        EXPECT_LT(worst, kGoldenTolerance) << GetParam() << " " << c["name"] << " position "
+                                           << rows[k] << (reference ? " (reference)" : " (cpu)");
       }
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Engine, GoldenTest,
+                         ::testing::Values("goldens.json", "transformers_goldens.json"),
+                         [](const auto& info) {
+                           return std::string(info.param).starts_with("transformers")
+                                      ? "Transformers"
+                                      : "Numpy";
+                         });
 
 TEST_F(ModelTest, ContinuationAndStepByStepDecodeEqualTheWholePrompt) {
   auto model = Tiny({});
