@@ -460,7 +460,11 @@ def test_engine_bench_reports_speed_and_roofline(tmp_path):
     assert r.returncode == 0, r.stderr.decode()
     out = r.stdout.decode()
     assert out.startswith("threads 1, kernels ") and "decode:  " in out and "prefill: " in out
-    assert "weight bytes per token); decode is " in out
+    assert "weight bytes per batch-1 token); decode is " in out
+    r = airlock("engine", "bench", model, "--tokens", "2", "--prompt", "4", "--batch", "3")
+    assert r.returncode == 0, r.stderr.decode()
+    assert "(batch 3, 2 steps)" in r.stdout.decode()
+    assert airlock("engine", "bench", model, "--batch", "0").returncode != 0
 
 
 def test_engine_run_chats_with_a_synthetic_model(tmp_path):
