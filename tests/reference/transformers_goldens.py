@@ -31,13 +31,8 @@ from transformers import NemotronHForCausalLM
 
 sys.path.insert(0, os.path.dirname(__file__))
 import nemotron_h  # noqa: E402  (the numpy reference, for the cross-check)
+from make_goldens import CASES, IDS, ROWS  # noqa: E402  (the numpy goldens' cases)
 
-CASES = [
-    {"name": "tiny-bf16", "seed": 0, "args": []},
-    {"name": "tiny-f16-fused-experts", "seed": 5, "args": ["--dtype", "f16", "--fused-experts"]},
-]
-IDS = [(i * 37 + 11) % 512 for i in range(40)]
-ROWS = [0, 15, 16, 31, 32, 39]
 AGREE = 1e-4  # transformers (float32) against numpy (float64), before anything is written
 
 
