@@ -201,24 +201,24 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::Work(size_t index) {
-  size_t seen = 0;
+  uint64_t seen = 0;
   while (true) {
-    const std::function<void(size_t, size_t)>* fn;
-    size_t n;
-    {
+    // Spin for the next loop a while, then sleep until it comes.
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    for (uint32_t spins = 0; generation_.load() == seen && !stop_.load(); ++spins) {
+      _mm_pause();
+      if ((spins & 63) != 0 || std::chrono::steady_clock::now() < until) continue;
       std::unique_lock<std::mutex> lock(mu_);
-      start_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      fn = fn_;
-      n = n_;
+      sleepers_.fetch_add(1);  // seen by ParallelFor before or after it moves generation_
+      start_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+      sleepers_.fetch_sub(1);
+      break;
     }
+    if (stop_.load()) return;
+    seen = generation_.load();
     const size_t t = threads();
-    (*fn)(n * index / t, n * (index + 1) / t);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_.notify_one();
-    }
+    (*fn_)(n_ * index / t, n_ * (index + 1) / t);
+    pending_.fetch_sub(1);
   }
 }
 
@@ -228,17 +228,19 @@ void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t, size_t)>
     return;
   }
   std::lock_guard<std::mutex> run(run_mu_);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    fn_ = &fn;
-    n_ = n;
-    pending_ = workers_.size();
-    ++generation_;
+  fn_ = &fn;
+  n_ = n;
+  pending_.store(workers_.size());
+  generation_.fetch_add(1);
+  if (sleepers_.load() > 0) {
+    std::lock_guard<std::mutex> lock(mu_);  // a worker between its check and its wait
+    start_.notify_all();
   }
-  start_.notify_all();
   fn(0, n / threads());
-  std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [&] { return pending_ == 0; });
+  for (uint32_t spins = 0; pending_.load() != 0; ++spins) {
+    _mm_pause();
+    if (spins > (1u << 16)) std::this_thread::yield();  // a worker descheduled: let it run
+  }
 }
 
 void MatMulFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, size_t n,
