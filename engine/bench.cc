@@ -1,5 +1,7 @@
 #include "engine/bench.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -12,6 +14,31 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
+}
+
+// The sum of p[0, n) (n a multiple of 16), read as fast as the core can: four independent
+// 256-bit accumulators when the CPU has AVX2 (a plain loop leaves the read bandwidth of a core
+// well below what the engine's kernels reach, which made the roofline too low).
+__attribute__((target("avx2"))) uint64_t SumAvx2(const uint64_t* p, size_t n) {
+  __m256i a[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                  _mm256_setzero_si256()};
+  for (size_t i = 0; i < n; i += 16) {
+    for (size_t k = 0; k < 4; ++k) {
+      a[k] = _mm256_add_epi64(a[k],
+                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 4 * k)));
+    }
+  }
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes),
+                     _mm256_add_epi64(_mm256_add_epi64(a[0], a[1]), _mm256_add_epi64(a[2], a[3])));
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
+uint64_t Sum(const uint64_t* p, size_t n) {
+  if (__builtin_cpu_supports("avx2")) return SumAvx2(p, n);
+  uint64_t s = 0;
+  for (size_t i = 0; i < n; ++i) s += p[i];
+  return s;
 }
 
 }  // namespace
@@ -27,9 +54,8 @@ double MeasureBandwidthGBs(size_t threads, int passes) {
     const auto t0 = Clock::now();
     for (size_t t = 0; t < threads; ++t) {
       workers.emplace_back([&, t] {
-        uint64_t s = 0;
-        for (size_t i = n * t / threads; i < n * (t + 1) / threads; ++i) s += buffer[i];
-        sums[t] = s;  // kept, so that the reads are not optimised away
+        const size_t begin = n * t / threads / 16 * 16, end = n * (t + 1) / threads / 16 * 16;
+        sums[t] = Sum(buffer.data() + begin, end - begin);  // checked below: reads are kept
       });
     }
     for (auto& w : workers) w.join();
