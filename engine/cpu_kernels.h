@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -80,6 +81,19 @@ float SsmUpdate(float* s, const float* b, const float* c, float decay, float bx,
 float Dot(const float* a, const float* b, size_t n);
 // y[k] += alpha * x[k].
 void Axpy(float alpha, const float* x, float* y, size_t n);
+
+// Several independent products in one parallel loop over all their rows (a MoE layer's experts,
+// attention's q, k and v): one wake-up of the threads instead of one per product. Each product
+// is computed exactly as MatMulFast computes it alone.
+struct MatMul {
+  const Tensor* w;
+  size_t row0, rows, cols;
+  const float* x;
+  size_t n;
+  float* y;
+};
+void MatMulGroup(std::span<const MatMul> jobs, ThreadPool* pool,
+                 CpuKernel kernel = BestCpuKernel());
 
 // y[r] = sum_c w[row0 + r][c] * x[c] for r < rows, w row-major with `cols` columns.
 void MatVecFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, float* y,

@@ -61,10 +61,16 @@ inline float Relu2(float v) { return v > 0 ? v * v : 0.0f; }
 
 void Model::Mm(const Tensor& w, size_t offset, size_t rows, size_t cols, const float* x, size_t n,
                float* y) const {
-  if (pool_ == nullptr) {
-    for (size_t j = 0; j < n; ++j) MatVec(w, offset, rows, cols, x + j * cols, y + j * rows);
-  } else {
-    MatMulFast(w, offset, rows, cols, x, n, y, pool_.get());
+  const MatMul job{&w, offset, rows, cols, x, n, y};
+  MmGroup({&job, 1});
+}
+
+void Model::MmGroup(std::span<const MatMul> jobs) const {
+  if (pool_ != nullptr) return MatMulGroup(jobs, pool_.get());
+  for (const MatMul& m : jobs) {
+    for (size_t j = 0; j < m.n; ++j) {
+      MatVec(*m.w, m.row0, m.rows, m.cols, m.x + j * m.cols, m.y + j * m.rows);
+    }
   }
 }
 
@@ -135,9 +141,9 @@ void Model::Layer(size_t i, std::span<SequenceState* const> rows, const float* x
       const size_t q_dim = static_cast<size_t>(c.num_attention_heads * c.head_dim);
       const size_t kv_dim = static_cast<size_t>(c.num_key_value_heads * c.head_dim);
       std::vector<float> q(n * q_dim), k(n * kv_dim), v(n * kv_dim), o(n * q_dim);
-      Mm(*w.q_proj, 0, q_dim, H, x, n, q.data());
-      Mm(*w.k_proj, 0, kv_dim, H, x, n, k.data());
-      Mm(*w.v_proj, 0, kv_dim, H, x, n, v.data());
+      MmGroup(std::vector<MatMul>{{w.q_proj, 0, q_dim, H, x, n, q.data()},
+                                  {w.k_proj, 0, kv_dim, H, x, n, k.data()},
+                                  {w.v_proj, 0, kv_dim, H, x, n, v.data()}});
       // Each row's key and value join its sequence's cache in order; the row then attends over
       // the first `seen[j]` entries (itself last).
       std::vector<size_t> seen(n);
@@ -345,30 +351,45 @@ void Model::Moe(const MoeWeights& w, const float* x, size_t n, float* out) const
       users[e].push_back(j * k + s);
     }
   }
-  std::vector<float> expert_out(n * k * H), in, res;
+  // Every used expert's up projection (and the shared expert's) in one parallel loop, then
+  // every down projection in another.
+  const size_t SI = static_cast<size_t>(c.moe_shared_expert_intermediate_size);
+  std::vector<std::vector<float>> in(E), mid(E), res(E);
+  std::vector<float> shared_mid, shared;
+  std::vector<MatMul> up, down;
   for (size_t e = 0; e < E; ++e) {
     const std::vector<size_t>& u = users[e];
     if (u.empty()) continue;
-    in.resize(u.size() * H);
-    res.resize(u.size() * H);
+    in[e].resize(u.size() * H);
+    mid[e].resize(u.size() * I);
+    res[e].resize(u.size() * H);
     for (size_t m = 0; m < u.size(); ++m) {
-      std::copy_n(x + (u[m] / k) * H, H, in.begin() + static_cast<std::ptrdiff_t>(m * H));
+      std::copy_n(x + (u[m] / k) * H, H, in[e].begin() + static_cast<std::ptrdiff_t>(m * H));
     }
-    if (w.up_fused != nullptr) {
-      Ffn(*w.up_fused, e * I, *w.down_fused, e * H, I, H, in.data(), u.size(), res.data());
-    } else {
-      Ffn(*w.up[e], 0, *w.down[e], 0, I, H, in.data(), u.size(), res.data());
-    }
-    for (size_t m = 0; m < u.size(); ++m) {
-      std::copy_n(res.begin() + static_cast<std::ptrdiff_t>(m * H), H,
-                  expert_out.begin() + static_cast<std::ptrdiff_t>(u[m] * H));
-    }
+    const bool fused = w.up_fused != nullptr;
+    up.push_back({fused ? w.up_fused : w.up[e], fused ? e * I : 0, I, H, in[e].data(), u.size(),
+                  mid[e].data()});
+    down.push_back({fused ? w.down_fused : w.down[e], fused ? e * H : 0, H, I, mid[e].data(),
+                    u.size(), res[e].data()});
   }
-  std::vector<float> shared;
   if (w.shared_up != nullptr) {
+    shared_mid.resize(n * SI);
     shared.resize(n * H);
-    Ffn(*w.shared_up, 0, *w.shared_down, 0,
-        static_cast<size_t>(c.moe_shared_expert_intermediate_size), H, x, n, shared.data());
+    up.push_back({w.shared_up, 0, SI, H, x, n, shared_mid.data()});
+    down.push_back({w.shared_down, 0, H, SI, shared_mid.data(), n, shared.data()});
+  }
+  MmGroup(up);
+  for (auto& m : mid) {
+    for (float& v : m) v = Relu2(v);
+  }
+  for (float& v : shared_mid) v = Relu2(v);
+  MmGroup(down);
+  std::vector<float> expert_out(n * k * H);
+  for (size_t e = 0; e < E; ++e) {
+    for (size_t m = 0; m < users[e].size(); ++m) {
+      std::copy_n(res[e].begin() + static_cast<std::ptrdiff_t>(m * H), H,
+                  expert_out.begin() + static_cast<std::ptrdiff_t>(users[e][m] * H));
+    }
   }
   std::vector<double> acc(H);
   for (size_t j = 0; j < n; ++j) {

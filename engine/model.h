@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/cpu_kernels.h"
 #include "engine/model_config.h"
 #include "engine/safetensors.h"
 #include "engine/weights.h"
@@ -60,8 +61,6 @@ struct ModelOptions {
   bool reference = false;
   size_t threads = 0;
 };
-
-class ThreadPool;
 
 class Model {
  public:
@@ -108,6 +107,7 @@ class Model {
   void Moe(const MoeWeights& w, const float* x, size_t n, float* out) const;
   void Mm(const Tensor& w, size_t offset, size_t rows, size_t cols, const float* x, size_t n,
           float* y) const;
+  void MmGroup(std::span<const MatMul> jobs) const;
   void Ffn(const Tensor& up, size_t up_offset, const Tensor& down, size_t down_offset, size_t inter,
            size_t hidden, const float* x, size_t n, float* out) const;
 
