@@ -106,7 +106,7 @@ EngineSpeed MeasureSpeed(const Model& m, int decode_tokens, int prompt_tokens, s
     const std::vector<float> logits = *m.Forward(&seqs.back(), ids);
     next[b] = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
-  std::vector<Model::StepItem> items;
+  std::vector<StepItem> items;
   for (size_t b = 0; b < batch; ++b) items.push_back({&seqs[b], std::span(&next[b], 1)});
   const auto t0 = Clock::now();
   for (int i = 0; i < decode_tokens; ++i) {

@@ -102,6 +102,37 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& dir,
 
 Model::~Model() = default;
 
+std::string Model::Describe() const {
+  if (pool_ == nullptr) return "cpu: reference";
+  return Cat("cpu: ", CpuKernelName(), ", ", pool_->threads(), " threads");
+}
+
+uint64_t Model::SequenceBytes(int64_t tokens) const {
+  const ModelConfig& c = config_;
+  uint64_t per_token = 0, fixed = 0;
+  for (BlockType t : c.layers) {
+    if (t == BlockType::kAttention) {
+      per_token += 2 * static_cast<uint64_t>(c.num_key_value_heads * c.head_dim) * sizeof(float);
+    } else if (t == BlockType::kMamba) {
+      fixed += static_cast<uint64_t>(c.conv_dim() * (c.conv_kernel - 1) +
+                                     c.d_inner() * c.ssm_state_size) *
+               sizeof(float);
+    }
+  }
+  return fixed + per_token * static_cast<uint64_t>(std::max<int64_t>(0, tokens));
+}
+
+absl::StatusOr<std::unique_ptr<Sequence>> Model::StartSequence(int64_t tokens) const {
+  auto s = std::make_unique<SequenceState>(NewSequence());
+  const auto row = static_cast<size_t>(config_.num_key_value_heads * config_.head_dim);
+  for (size_t i = 0; i < s->keys.size(); ++i) {
+    if (config_.layers[i] != BlockType::kAttention) continue;
+    s->keys[i].reserve(row * static_cast<size_t>(std::max<int64_t>(0, tokens)));
+    s->values[i].reserve(row * static_cast<size_t>(std::max<int64_t>(0, tokens)));
+  }
+  return s;
+}
+
 SequenceState Model::NewSequence() const {
   const ModelConfig& c = config_;
   SequenceState s;
@@ -436,7 +467,7 @@ absl::StatusOr<std::vector<float>> Model::Step(std::span<const StepItem> items) 
           (item.logits == Logits::kLast && t + 1 == item.tokens.size())) {
         logit_rows.push_back(rows.size());
       }
-      rows.push_back(item.state);
+      rows.push_back(static_cast<SequenceState*>(item.sequence));
       const size_t at = h.size();
       h.resize(at + H);
       const size_t row = static_cast<size_t>(item.tokens[t]) * H;
@@ -453,7 +484,7 @@ absl::StatusOr<std::vector<float>> Model::Step(std::span<const StepItem> items) 
     for (size_t d = 0; d < n * H; ++d) h[d] += mixed[d];
   }
   for (const StepItem& item : items)
-    item.state->position += static_cast<int64_t>(item.tokens.size());
+    item.sequence->position += static_cast<int64_t>(item.tokens.size());
   std::vector<float> normed(logit_rows.size() * H);
   for (size_t r = 0; r < logit_rows.size(); ++r) {
     RmsNorm(h.data() + logit_rows[r] * H, *weights_.norm_f, H, c.norm_eps, normed.data() + r * H);

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/backend.h"
 #include "engine/cpu_kernels.h"
 #include "engine/model_config.h"
 #include "engine/safetensors.h"
@@ -42,9 +43,8 @@
 
 namespace airlock::engine {
 
-// What a sequence carries between forward calls.
-struct SequenceState {
-  int64_t position = 0;  // tokens processed so far
+// What a sequence carries between forward calls on the CPU.
+struct SequenceState : Sequence {
   // Per layer (empty for the layers that keep nothing):
   std::vector<std::vector<float>> conv;  // Mamba: [conv_dim][conv_kernel - 1], oldest first
   std::vector<std::vector<float>> ssm;   // Mamba: [H][P][N], FP32
@@ -62,14 +62,15 @@ struct ModelOptions {
   size_t threads = 0;
 };
 
-class Model {
+// The CPU backend (engine/backend.h).
+class Model : public Backend {
  public:
   // Loads dir's config.json and weights (engine/model_config.h, engine/weights.h).
   static absl::StatusOr<std::unique_ptr<Model>> Load(const std::string& dir,
                                                      const ModelOptions& options = {});
-  ~Model();
+  ~Model() override;
 
-  const ModelConfig& config() const { return config_; }
+  const ModelConfig& config() const override { return config_; }
   const ModelWeights& weights() const { return weights_; }
 
   // A fresh sequence (position 0, zero state).
@@ -87,14 +88,15 @@ class Model {
   // Returns the items' logits in order (each item's last token's, all its tokens', or none: a
   // prompt chunk that is not the last skips the lm_head). Each row's arithmetic is the same
   // whatever else is in the batch, so the results are bit for bit those of Forward on each item
-  // alone. The states must be distinct. INVALID_ARGUMENT as Forward (no state changed).
-  enum class Logits { kLast, kAll, kNone };
-  struct StepItem {
-    SequenceState* state;
-    std::span<const int32_t> tokens;
-    Logits logits = Logits::kLast;
-  };
-  absl::StatusOr<std::vector<float>> Step(std::span<const StepItem> items) const;
+  // alone. The sequences must be distinct SequenceStates. INVALID_ARGUMENT as Forward (no state
+  // changed).
+  absl::StatusOr<std::vector<float>> Step(std::span<const StepItem> items) const override;
+
+  // Backend: "cpu: KERNEL, N threads" (or "cpu: reference"); the bytes of a SequenceState; a
+  // SequenceState with its KV cache reserved for `tokens` tokens.
+  std::string Describe() const override;
+  uint64_t SequenceBytes(int64_t tokens) const override;
+  absl::StatusOr<std::unique_ptr<Sequence>> StartSequence(int64_t tokens) const override;
 
  private:
   Model() = default;

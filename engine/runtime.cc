@@ -9,22 +9,21 @@ namespace airlock::engine {
 
 using Clock = std::chrono::steady_clock;
 
-struct Runtime::Sequence {
+struct Runtime::Job {
   RuntimeRequest request;
   std::shared_ptr<RuntimeCall> call;
-  uint64_t bytes = 0;     // reserved while running
-  bool admitted = false;  // out of the queue, bytes reserved
-  bool started = false;   // state allocated
-  SequenceState state;
-  size_t prefilled = 0;  // prompt tokens fed so far
-  int32_t next = 0;      // the sampled token to feed (once the prompt is done)
+  uint64_t bytes = 0;                       // reserved while running
+  bool admitted = false;                    // out of the queue, bytes reserved
+  std::unique_ptr<engine::Sequence> state;  // null until it starts
+  size_t prefilled = 0;                     // prompt tokens fed so far
+  int32_t next = 0;                         // the sampled token to feed (once the prompt is done)
   std::unique_ptr<Decoding> decoding;
 
   bool prefilling() const { return prefilled < request.prompt.size(); }
 };
 
-Runtime::Runtime(const Model& model, const Tokenizer& tokenizer, RuntimeOptions options)
-    : model_(model), tokenizer_(tokenizer), options_([&] {
+Runtime::Runtime(const Backend& backend, const Tokenizer& tokenizer, RuntimeOptions options)
+    : backend_(backend), tokenizer_(tokenizer), options_([&] {
         options.max_sequences = std::max<size_t>(1, options.max_sequences);
         options.step_tokens = std::max(options.step_tokens, options.max_sequences);
         return options;
@@ -41,23 +40,8 @@ Runtime::~Runtime() {
   thread_.join();
 }
 
-uint64_t Runtime::SequenceBytes(int64_t tokens) const {
-  const ModelConfig& c = model_.config();
-  uint64_t per_token = 0, fixed = 0;
-  for (BlockType t : c.layers) {
-    if (t == BlockType::kAttention) {
-      per_token += 2 * static_cast<uint64_t>(c.num_key_value_heads * c.head_dim) * sizeof(float);
-    } else if (t == BlockType::kMamba) {
-      fixed += static_cast<uint64_t>(c.conv_dim() * (c.conv_kernel - 1) +
-                                     c.d_inner() * c.ssm_state_size) *
-               sizeof(float);
-    }
-  }
-  return fixed + per_token * static_cast<uint64_t>(std::max<int64_t>(0, tokens));
-}
-
 absl::StatusOr<std::shared_ptr<RuntimeCall>> Runtime::Submit(RuntimeRequest request) {
-  const ModelConfig& c = model_.config();
+  const ModelConfig& c = backend_.config();
   if (request.prompt.empty()) return absl::InvalidArgumentError("the prompt is empty");
   for (size_t i = 0; i < request.prompt.size(); ++i) {
     if (request.prompt[i] < 0 || request.prompt[i] >= c.vocab_size) {
@@ -73,8 +57,8 @@ absl::StatusOr<std::shared_ptr<RuntimeCall>> Runtime::Submit(RuntimeRequest requ
         "the prompt (", request.prompt.size(), " tokens) and max_tokens (",
         request.options.max_tokens, ") exceed the context of ", options_.max_context, " tokens"));
   }
-  auto seq = std::make_unique<Sequence>();
-  seq->bytes = SequenceBytes(tokens);
+  auto seq = std::make_unique<Job>();
+  seq->bytes = backend_.SequenceBytes(tokens);
   if (seq->bytes > options_.memory_bytes) {
     return absl::ResourceExhaustedError(Cat("the sequence state for ", tokens, " tokens takes ",
                                             seq->bytes >> 20, " MiB, more than the runtime's ",
@@ -116,8 +100,8 @@ absl::Status Ending(bool stopping, bool cancelled, Clock::time_point deadline,
 }  // namespace
 
 void Runtime::Loop() {
-  std::vector<std::unique_ptr<Sequence>> running;
-  std::vector<std::unique_ptr<Sequence>> ended;
+  std::vector<std::unique_ptr<Job>> running;
+  std::vector<std::unique_ptr<Job>> ended;
   std::vector<absl::StatusOr<GenerateResult>> why;  // what each ended one gets
   while (true) {
     bool stop = false;
@@ -139,7 +123,7 @@ void Runtime::Loop() {
       }
       while (!queue_.empty() && running.size() < options_.max_sequences &&
              stats_.reserved_bytes + queue_.front()->bytes <= options_.memory_bytes) {
-        std::unique_ptr<Sequence> seq = std::move(queue_.front());
+        std::unique_ptr<Job> seq = std::move(queue_.front());
         queue_.pop_front();
         stats_.reserved_bytes += seq->bytes;
         seq->admitted = true;
@@ -163,64 +147,64 @@ void Runtime::Loop() {
   }
 }
 
-void Runtime::RunStep(std::vector<std::unique_ptr<Sequence>>& running) {
-  const size_t V = static_cast<size_t>(model_.config().vocab_size);
-  std::vector<Model::StepItem> items;
-  std::vector<Sequence*> with_logits;  // in the order of the step's logits
-  std::vector<Sequence*> stepped;
+void Runtime::RunStep(std::vector<std::unique_ptr<Job>>& running) {
+  const size_t V = static_cast<size_t>(backend_.config().vocab_size);
+  std::vector<StepItem> items;
+  std::vector<std::pair<Job*, absl::Status>> failed;  // could not start
+  std::vector<Job*> with_logits;                      // in the order of the step's logits
+  std::vector<Job*> stepped;
   size_t budget = options_.step_tokens;
   // Decoding rows first, then prompt chunks in arrival order with what is left.
   for (auto& seq : running) {
     if (seq->prefilling()) continue;
-    items.push_back({&seq->state, std::span<const int32_t>(&seq->next, 1)});
+    items.push_back({seq->state.get(), std::span<const int32_t>(&seq->next, 1)});
     with_logits.push_back(seq.get());
     stepped.push_back(seq.get());
     --budget;
   }
   for (auto& seq : running) {
     if (!seq->prefilling() || budget == 0) continue;
-    if (!seq->started) {  // the whole KV cache is allocated now
-      seq->started = true;
-      seq->state = model_.NewSequence();
-      const int64_t tokens = static_cast<int64_t>(seq->request.prompt.size()) +
-                             std::max(0, seq->request.options.max_tokens);
-      for (size_t i = 0; i < seq->state.keys.size(); ++i) {
-        if (model_.config().layers[i] != BlockType::kAttention) continue;
-        const auto row =
-            static_cast<size_t>(model_.config().num_key_value_heads * model_.config().head_dim);
-        seq->state.keys[i].reserve(row * static_cast<size_t>(tokens));
-        seq->state.values[i].reserve(row * static_cast<size_t>(tokens));
+    if (seq->state == nullptr) {  // starting: its memory (the whole KV cache) allocated now
+      absl::StatusOr<std::unique_ptr<engine::Sequence>> state =
+          backend_.StartSequence(static_cast<int64_t>(seq->request.prompt.size()) +
+                                 std::max(0, seq->request.options.max_tokens));
+      if (!state.ok()) {
+        failed.emplace_back(seq.get(), state.status());
+        continue;
       }
+      seq->state = *std::move(state);
     }
     const std::vector<int32_t>& p = seq->request.prompt;
     const size_t take = std::min(budget, p.size() - seq->prefilled);
     const bool last = seq->prefilled + take == p.size();
-    items.push_back({&seq->state, std::span<const int32_t>(p.data() + seq->prefilled, take),
-                     last ? Model::Logits::kLast : Model::Logits::kNone});
+    items.push_back({seq->state.get(), std::span<const int32_t>(p.data() + seq->prefilled, take),
+                     last ? Logits::kLast : Logits::kNone});
     if (last) with_logits.push_back(seq.get());
     stepped.push_back(seq.get());
     seq->prefilled += take;
     budget -= take;
   }
-  absl::StatusOr<std::vector<float>> logits = model_.Step(items);
+  absl::StatusOr<std::vector<float>> logits =
+      items.empty() ? std::vector<float>() : backend_.Step(items);
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.steps;
     stats_.max_step_sequences = std::max(stats_.max_step_sequences, items.size());
   }
-  std::vector<std::unique_ptr<Sequence>> done;
+  std::vector<std::unique_ptr<Job>> done;
   std::vector<absl::StatusOr<GenerateResult>> outcome;
-  auto end = [&](Sequence* seq, absl::StatusOr<GenerateResult> result) {
+  auto end = [&](Job* seq, absl::StatusOr<GenerateResult> result) {
     for (auto& r : running) {
       if (r.get() == seq) done.push_back(std::move(r));
     }
     outcome.push_back(std::move(result));
   };
+  for (auto& [seq, status] : failed) end(seq, std::move(status));
   if (!logits.ok()) {
-    for (Sequence* seq : stepped) end(seq, absl::InternalError(logits.status().message()));
+    for (Job* seq : stepped) end(seq, absl::InternalError(logits.status().message()));
   } else {
     for (size_t k = 0; k < with_logits.size(); ++k) {
-      Sequence* seq = with_logits[k];
+      Job* seq = with_logits[k];
       if (seq->decoding == nullptr) {
         seq->decoding = std::make_unique<Decoding>(tokenizer_, seq->request.options);
       }
@@ -240,7 +224,7 @@ void Runtime::RunStep(std::vector<std::unique_ptr<Sequence>>& running) {
 }
 
 // Frees the ended sequences' memory, then tells their callers.
-void Runtime::End(std::vector<std::unique_ptr<Sequence>>& ended,
+void Runtime::End(std::vector<std::unique_ptr<Job>>& ended,
                   std::vector<absl::StatusOr<GenerateResult>>& outcome, size_t running) {
   uint64_t freed = 0;
   for (const auto& seq : ended) freed += seq->admitted ? seq->bytes : 0;

@@ -1,21 +1,23 @@
-// Runtime: one model serving many requests at once by continuous batching.
+// Runtime: one model serving many requests at once by continuous batching, on any backend
+// (engine/backend.h: the CPU's engine/model.h, CUDA's kernels/).
 //
 // Requests queue; the runtime's thread admits them into running sequences and runs steps. A
-// step is one Model::Step over every running sequence: each decoding sequence feeds its last
+// step is one Backend::Step over every running sequence: each decoding sequence feeds its last
 // sampled token, and prefilling sequences feed a chunk of their prompt with what is left of
 // the step's token budget (decoding rows first, so that a long prompt never stalls the
 // streams already running; a prompt longer than the budget is prefilled over several steps).
 // After the step each sequence whose prompt is done samples its next token (engine/generate.h
 // Decoding: sampling, stop ids and strings, max_tokens, streamed text). Because a row's
-// arithmetic does not depend on the rest of the batch (Model::Step), a request's tokens are the
-// same whatever else runs beside it.
+// arithmetic does not depend on the rest of the batch (the backend's contract), a request's
+// tokens are the same whatever else runs beside it.
 //
 // Admission, all decided when the request is submitted or when it leaves the queue:
 //   - a prompt that is empty or has an id outside the vocabulary: INVALID_ARGUMENT;
 //   - prompt + max_tokens above max_context: RESOURCE_EXHAUSTED;
 //   - a sequence whose state (its KV cache for prompt + max_tokens, its Mamba state) alone
-//     exceeds memory_bytes: RESOURCE_EXHAUSTED; otherwise it waits until that memory is free,
-//     and the memory is reserved when it starts (the KV cache allocated whole);
+//     exceeds memory_bytes (Backend::SequenceBytes): RESOURCE_EXHAUSTED; otherwise it waits
+//     until that memory is free, and the memory is reserved when it starts
+//     (Backend::StartSequence allocates the KV cache whole; its error fails the request);
 //   - more than max_queued requests waiting: RESOURCE_EXHAUSTED.
 // Then at most max_sequences run at once, admitted in arrival order.
 //
@@ -42,8 +44,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/backend.h"
 #include "engine/generate.h"
-#include "engine/model.h"
 #include "engine/tokenizer.h"
 
 namespace airlock::engine {
@@ -84,8 +86,8 @@ struct RuntimeStats {
 
 class Runtime {
  public:
-  // model and tokenizer must outlive the runtime.
-  Runtime(const Model& model, const Tokenizer& tokenizer, RuntimeOptions options = {});
+  // backend and tokenizer must outlive the runtime.
+  Runtime(const Backend& backend, const Tokenizer& tokenizer, RuntimeOptions options = {});
   ~Runtime();  // ends every request (CANCELLED) and joins the thread
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -96,24 +98,21 @@ class Runtime {
   RuntimeStats stats() const;
   const RuntimeOptions& options() const { return options_; }
 
-  // The state memory of a sequence of `tokens` tokens (KV cache plus Mamba state).
-  uint64_t SequenceBytes(int64_t tokens) const;
-
  private:
-  struct Sequence;
+  struct Job;
   void Loop();
-  void RunStep(std::vector<std::unique_ptr<Sequence>>& running);
-  void End(std::vector<std::unique_ptr<Sequence>>& ended,
+  void RunStep(std::vector<std::unique_ptr<Job>>& running);
+  void End(std::vector<std::unique_ptr<Job>>& ended,
            std::vector<absl::StatusOr<GenerateResult>>& outcome, size_t running);
 
-  const Model& model_;
+  const Backend& backend_;
   const Tokenizer& tokenizer_;
   const RuntimeOptions options_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<std::unique_ptr<Sequence>> queue_;  // guarded by mu_
-  RuntimeStats stats_;                           // guarded by mu_
-  bool stopping_ = false;                        // guarded by mu_
+  std::deque<std::unique_ptr<Job>> queue_;  // guarded by mu_
+  RuntimeStats stats_;                      // guarded by mu_
+  bool stopping_ = false;                   // guarded by mu_
   std::thread thread_;
 };
 

@@ -159,11 +159,10 @@ TEST_F(ModelTest, BatchedStepEqualsEachSequenceAlone) {
     ASSERT_TRUE(model->Forward(&c, std::span(ids).first(3)).ok());
     SequenceState a1 = a, b1 = b, c1 = c, d1 = d;
     const std::vector<int32_t> next{7};
-    const std::vector<Model::StepItem> items{
-        {&a, next},
-        {&b, std::span(ids).subspan(5, 17), Model::Logits::kAll},
-        {&c, std::span(ids).subspan(3, 5), Model::Logits::kNone},
-        {&d, std::span(ids).subspan(20, 9)}};
+    const std::vector<StepItem> items{{&a, next},
+                                      {&b, std::span(ids).subspan(5, 17), Logits::kAll},
+                                      {&c, std::span(ids).subspan(3, 5), Logits::kNone},
+                                      {&d, std::span(ids).subspan(20, 9)}};
     auto batched = model->Step(items);
     ASSERT_TRUE(batched.ok()) << batched.status();
     ASSERT_EQ(batched->size(), (1 + 17 + 1) * vocab);
@@ -199,7 +198,7 @@ TEST_F(ModelTest, BadTokensAreRefusedAndLeaveTheStateAlone) {
   // In a batch, the error names the sequence too, and no state moves.
   SequenceState t = model->NewSequence();
   const std::vector<int32_t> good{1, 2}, bad{3, -1};
-  r = model->Step(std::vector<Model::StepItem>{{&s, good}, {&t, bad}});
+  r = model->Step(std::vector<StepItem>{{&s, good}, {&t, bad}});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "sequence 1, token 1: id -1 is outside the vocabulary (0 to 511)");

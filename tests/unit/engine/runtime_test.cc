@@ -1,7 +1,7 @@
 // The runtime on the tiny synthetic model: requests batched together get the tokens they get
 // alone (greedy and seeded sampling, prompts prefilled over several steps), a cancelled
-// request's sequence is freed without changing the others, and admission refuses what cannot
-// fit with the right code.
+// request's sequence is freed without changing the others, admission refuses what cannot fit
+// with the right code, and a backend's failures fail only the requests they touch.
 #include "engine/runtime.h"
 
 #include <unistd.h>
@@ -186,7 +186,7 @@ TEST_F(RuntimeTest, AdmissionRefusesWhatCannotFit) {
 TEST_F(RuntimeTest, MemoryAndQueueLimitsMakeRequestsWaitOrRefuseThem) {
   const std::vector<int32_t> p = Prompt("hello");
   const int64_t tokens = static_cast<int64_t>(p.size()) + 8;
-  const uint64_t bytes = Runtime(*model_, *tokenizer_).SequenceBytes(tokens);
+  const uint64_t bytes = model_->SequenceBytes(tokens);
   EXPECT_GT(bytes, 0u);
   // Room for one sequence's state: the second waits for the first to end.
   Runtime one_at_a_time(*model_, *tokenizer_,
@@ -235,6 +235,61 @@ TEST_F(RuntimeTest, DeadlinesAndShutdownEndRequestsWithTheirCode) {
   waiting.finished.wait();
   EXPECT_EQ(held.result.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(waiting.result.status().code(), absl::StatusCode::kCancelled);
+}
+
+// The CPU backend with failures injected: StartSequence refuses sequences longer than
+// `start_limit` tokens (as a device out of memory would), and Step fails while `fail_steps`.
+class FaultyBackend : public Backend {
+ public:
+  explicit FaultyBackend(const Backend& real) : real_(real) {}
+  const ModelConfig& config() const override { return real_.config(); }
+  std::string Describe() const override { return "faulty " + real_.Describe(); }
+  uint64_t SequenceBytes(int64_t tokens) const override { return real_.SequenceBytes(tokens); }
+  absl::StatusOr<std::unique_ptr<Sequence>> StartSequence(int64_t tokens) const override {
+    if (tokens > start_limit) return absl::ResourceExhaustedError("no device memory left");
+    return real_.StartSequence(tokens);
+  }
+  absl::StatusOr<std::vector<float>> Step(std::span<const StepItem> items) const override {
+    if (fail_steps) return absl::InternalError("kernel launch failed");
+    return real_.Step(items);
+  }
+  std::atomic<int64_t> start_limit{1 << 20};
+  std::atomic<bool> fail_steps{false};
+
+ private:
+  const Backend& real_;
+};
+
+TEST_F(RuntimeTest, BackendFailuresFailTheirRequestsAndTheRuntimeGoesOn) {
+  FaultyBackend backend(*model_);
+  Runtime runtime(backend, *tokenizer_);
+  const std::vector<int32_t> p = Prompt("hello");
+  const auto tokens = static_cast<int64_t>(p.size());
+  // A sequence the backend cannot start fails alone; the other runs as it runs alone.
+  backend.start_limit = tokens + 8;
+  Outcome small, big;
+  std::latch both_queued(1);
+  small.on_piece = [&](size_t n) {
+    if (n == 1) both_queued.wait();
+  };
+  ASSERT_TRUE(runtime.Submit(Request(p, Greedy(8), &small)).ok());
+  ASSERT_TRUE(runtime.Submit(Request(p, Greedy(9), &big)).ok());
+  both_queued.count_down();
+  EXPECT_EQ(small.Wait().tokens, Alone(p, Greedy(8)).tokens);
+  big.finished.wait();
+  EXPECT_EQ(big.result.status(), absl::ResourceExhaustedError("no device memory left"));
+  // A failing step fails the requests in it, and frees them.
+  backend.fail_steps = true;
+  Outcome failed;
+  ASSERT_TRUE(runtime.Submit(Request(p, Greedy(8), &failed)).ok());
+  failed.finished.wait();
+  EXPECT_EQ(failed.result.status(), absl::InternalError("kernel launch failed"));
+  EXPECT_EQ(runtime.stats().reserved_bytes, 0u);
+  // Then the backend recovers, and so does service.
+  backend.fail_steps = false;
+  Outcome after;
+  ASSERT_TRUE(runtime.Submit(Request(p, Greedy(8), &after)).ok());
+  EXPECT_EQ(after.Wait().tokens, Alone(p, Greedy(8)).tokens);
 }
 
 }  // namespace

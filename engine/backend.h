@@ -1,0 +1,58 @@
+// Backend: where a Nemotron-H model's forward pass runs; the interface between the runtime
+// (engine/runtime.h) and the hardware. The CPU backend is engine/model.h (Model); the CUDA
+// backend (kernels/, issue #7) implements the same interface.
+//
+// A backend makes sequences (a request's state: the attention layers' KV cache and the Mamba
+// layers' conv and SSM state, kept wherever the backend computes) and runs steps over them.
+// What the runtime relies on:
+//   - Step runs every item's tokens as the rows of one batch and returns, item after item, the
+//     logits it asks for (Logits::kLast: its last token's row, kAll: one row per token, kNone:
+//     none), each row vocab_size floats;
+//   - a row's result does not depend on what else is in the batch (batched == unbatched), and a
+//     prompt fed over several steps gives what it gives in one (continuation prefill);
+//   - a token outside the vocabulary is INVALID_ARGUMENT and changes no sequence; any other
+//     error fails that step (the runtime fails its requests) and leaves the backend usable;
+//   - the sequences of a step come from this backend's StartSequence, are distinct, and are used
+//     by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/model_config.h"
+
+namespace airlock::engine {
+
+// A sequence's state, as its backend keeps it.
+struct Sequence {
+  virtual ~Sequence() = default;
+  int64_t position = 0;  // tokens processed so far
+};
+
+enum class Logits { kLast, kAll, kNone };
+
+struct StepItem {
+  Sequence* sequence;
+  std::span<const int32_t> tokens;
+  Logits logits = Logits::kLast;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual const ModelConfig& config() const = 0;
+  // What runs the model, for logs and status (e.g. "cpu: avx512f, 2 threads").
+  virtual std::string Describe() const = 0;
+  // The memory the state of one sequence of up to `tokens` tokens takes (admission uses it).
+  virtual uint64_t SequenceBytes(int64_t tokens) const = 0;
+  // A fresh sequence (position 0) with room for `tokens` tokens, its memory allocated now.
+  virtual absl::StatusOr<std::unique_ptr<Sequence>> StartSequence(int64_t tokens) const = 0;
+  virtual absl::StatusOr<std::vector<float>> Step(std::span<const StepItem> items) const = 0;
+};
+
+}  // namespace airlock::engine
