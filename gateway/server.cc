@@ -432,6 +432,7 @@ class AdminService final : public v1::Admin::CallbackService {
         t->set_clearance(std::string(classifier::LevelName(c.clearance)));
         t->set_healthy(impl_->targets->Healthy(*e, now));
         t->set_consecutive_failures(e->consecutive_failures.load());
+        e->target->FillStatus(t);
       }
       auto policy = impl_->policies->current();
       response->set_policy_hash(policy->hash);

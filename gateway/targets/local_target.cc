@@ -133,6 +133,18 @@ LocalTarget::LocalTarget(TargetConfig config, std::unique_ptr<engine::Model> mod
 
 LocalTarget::~LocalTarget() = default;
 
+void LocalTarget::FillStatus(v1::TargetStatus* status) const {
+  const engine::RuntimeStats s = runtime_->stats();
+  v1::EngineStatus* e = status->mutable_engine();
+  e->set_backend(model_->Describe());
+  e->set_running(static_cast<uint32_t>(s.running));
+  e->set_queued(static_cast<uint32_t>(s.queued));
+  e->set_state_bytes(s.reserved_bytes);
+  e->set_state_budget_bytes(runtime_->options().memory_bytes);
+  e->set_steps(s.steps);
+  e->set_max_step_requests(static_cast<uint32_t>(s.max_step_sequences));
+}
+
 std::shared_ptr<TargetCall> LocalTarget::Start(const v1::ChatRequest& r, Clock::time_point deadline,
                                                bool stream, std::shared_ptr<ChatSink> sink) {
   std::vector<engine::ChatMessage> messages;

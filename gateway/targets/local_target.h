@@ -38,6 +38,7 @@ class LocalTarget : public Target {
   const TargetConfig& config() const override { return config_; }
   std::shared_ptr<TargetCall> Start(const v1::ChatRequest& request, Clock::time_point deadline,
                                     bool stream, std::shared_ptr<ChatSink> sink) override;
+  void FillStatus(v1::TargetStatus* status) const override;  // the engine's backend and load
 
  private:
   class Call;

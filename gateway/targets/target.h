@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "airlock/v1/admin.pb.h"
 #include "airlock/v1/gateway.pb.h"
 #include "gateway/config.h"
 
@@ -49,6 +50,8 @@ class Target {
   virtual std::shared_ptr<TargetCall> Start(const v1::ChatRequest& request,
                                             Clock::time_point deadline, bool stream,
                                             std::shared_ptr<ChatSink> sink) = 0;
+  // Adds what only this kind of target knows to Admin.Status (a local target: its engine).
+  virtual void FillStatus(v1::TargetStatus* /*status*/) const {}
 };
 
 }  // namespace airlock::gateway

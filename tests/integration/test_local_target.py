@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 from airlock_client import collect_stream
+from conftest import ADMIN_KEY
 
 CLI = os.environ.get("AIRLOCK_CLI")
 
@@ -46,6 +47,12 @@ def test_unary_and_stream_answers_from_the_local_engine(start_gateway, model):
     text = "".join(c.content_delta for c in chunks)
     assert text == r.content  # greedy: the same answer, streamed
     assert chunks[-1].usage.completion_tokens == r.usage.completion_tokens
+    # Admin.Status shows the engine: what runs it, its load and its memory budget.
+    (nano,) = gw.client(api_key=ADMIN_KEY).status().targets
+    assert nano.kind == "local" and nano.engine.backend.startswith("cpu: ")
+    assert nano.engine.running == 0 and nano.engine.queued == 0 and nano.engine.state_bytes == 0
+    assert nano.engine.state_budget_bytes == 8192 << 20
+    assert nano.engine.steps > 0 and nano.engine.max_step_requests >= 1
     # The prompt never left the machine: the audit record names the local target.
     gw.stop()
     records = gw.audit_records()
