@@ -379,9 +379,4 @@ void Axpy(float alpha, const float* x, float* y, size_t n) {
   for (size_t k = 0; k < n; ++k) y[k] += alpha * x[k];
 }
 
-void MatVecFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, float* y,
-                ThreadPool* pool) {
-  MatMulFast(w, row0, rows, cols, x, 1, y, pool);
-}
-
 }  // namespace airlock::engine

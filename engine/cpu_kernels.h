@@ -67,7 +67,7 @@ const char* CpuKernelName(CpuKernel kernel = BestCpuKernel());
 
 // Y = X W^T for a slice of w: y[j][r] = sum_c w[row0 + r][c] * x[j][c] for j < n, r < rows; w
 // row-major with `cols` columns, x n rows of `cols`, y n rows of `rows`. The weights are read
-// from memory once for all n vectors, and each y[j][r] has the same bits as MatVecFast on x[j]
+// from memory once for all n vectors, and each y[j][r] has the same bits as n = 1 on x[j]
 // alone (what makes a batched forward pass equal to the unbatched one).
 void MatMulFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, size_t n,
                 float* y, ThreadPool* pool, CpuKernel kernel = BestCpuKernel());
@@ -94,9 +94,5 @@ struct MatMul {
 };
 void MatMulGroup(std::span<const MatMul> jobs, ThreadPool* pool,
                  CpuKernel kernel = BestCpuKernel());
-
-// y[r] = sum_c w[row0 + r][c] * x[c] for r < rows, w row-major with `cols` columns.
-void MatVecFast(const Tensor& w, size_t row0, size_t rows, size_t cols, const float* x, float* y,
-                ThreadPool* pool);
 
 }  // namespace airlock::engine

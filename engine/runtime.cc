@@ -65,6 +65,7 @@ absl::StatusOr<std::shared_ptr<RuntimeCall>> Runtime::Submit(RuntimeRequest requ
                                             options_.memory_bytes >> 20, " MiB"));
   }
   seq->request = std::move(request);
+  if (!seq->request.on_text) seq->request.on_text = [](std::string_view) { return true; };
   seq->call = std::make_shared<RuntimeCall>();
   std::shared_ptr<RuntimeCall> call = seq->call;
   {
@@ -209,9 +210,7 @@ void Runtime::RunStep(std::vector<std::unique_ptr<Job>>& running) {
         seq->decoding = std::make_unique<Decoding>(tokenizer_, seq->request.options);
       }
       const std::span<const float> row(logits->data() + k * V, V);
-      const TextSink& on_text = seq->request.on_text;
-      std::optional<int32_t> t = seq->decoding->Next(
-          row, on_text ? on_text : TextSink([](std::string_view) { return true; }));
+      std::optional<int32_t> t = seq->decoding->Next(row, seq->request.on_text);
       if (t) {
         seq->next = *t;
       } else {

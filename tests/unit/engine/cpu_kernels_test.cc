@@ -65,7 +65,7 @@ TEST(CpuKernels, BatchedProductsHaveTheBitsOfSingleOnes) {
         }
         for (size_t j = 0; j < n; ++j) {
           std::vector<float> one(rows);
-          MatVecFast(w.tensor, row0, rows, cols, x.data() + j * cols, one.data(), p);
+          MatMulFast(w.tensor, row0, rows, cols, x.data() + j * cols, 1, one.data(), p);
           for (size_t r = 0; r < rows; ++r) {
             ASSERT_EQ(y[j * rows + r], one[r]) << DTypeName(dtype) << " cols " << cols;
             double want = 0, scale = 0;
