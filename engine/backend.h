@@ -9,7 +9,10 @@
 //     logits it asks for (Logits::kLast: its last token's row, kAll: one row per token, kNone:
 //     none), each row vocab_size floats;
 //   - a row's result does not depend on what else is in the batch (batched == unbatched), and a
-//     prompt fed over several steps gives what it gives in one (continuation prefill);
+//     prompt fed over several steps, split at positions that are multiples of prefill_granule(),
+//     gives the same bits as in one (continuation prefill); split elsewhere, or decoded token by
+//     token, it gives the same logits up to rounding (a backend may compute a prompt's chunks
+//     in another order of operations than single tokens, as the chunked SSD form does);
 //   - a token outside the vocabulary is INVALID_ARGUMENT and changes no sequence; any other
 //     error fails that step (the runtime fails its requests) and leaves the backend usable;
 //   - the sequences of a step come from this backend's StartSequence, are distinct, and are used
@@ -52,6 +55,8 @@ class Backend {
   virtual uint64_t SequenceBytes(int64_t tokens) const = 0;
   // A fresh sequence (position 0) with room for `tokens` tokens, its memory allocated now.
   virtual absl::StatusOr<std::unique_ptr<Sequence>> StartSequence(int64_t tokens) const = 0;
+  // The prompt split unit above (1: any split gives the same bits).
+  virtual int64_t prefill_granule() const { return 1; }
   virtual absl::StatusOr<std::vector<float>> Step(std::span<const StepItem> items) const = 0;
 };
 

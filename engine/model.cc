@@ -57,6 +57,86 @@ inline float Silu(float v) { return v / (1.0f + std::exp(-v)); }
 inline float Softplus(float v) { return v <= 20.0f ? std::log1p(std::exp(v)) : v; }
 inline float Relu2(float v) { return v > 0 ? v * v : 0.0f; }
 
+// The pieces the SSM goes through a step's rows in: a prompt's rows (a run of rows of one
+// sequence) in SSD chunks that end at multiples of `chunk` positions, so that a prompt split at
+// such positions computes what it computes whole; a decode row alone (a piece of one row runs
+// the recurrence). chunk 1: every row alone (the reference path).
+struct SsmPiece {
+  size_t begin, length;  // rows
+};
+std::vector<SsmPiece> SsmPieces(std::span<SequenceState* const> rows, size_t chunk) {
+  std::vector<SsmPiece> pieces;
+  for (size_t j = 0; j < rows.size();) {
+    size_t end = j;
+    while (end < rows.size() && rows[end] == rows[j]) ++end;
+    for (auto pos = static_cast<size_t>(rows[j]->position); j < end;) {
+      const size_t length = std::min(chunk - pos % chunk, end - j);
+      pieces.push_back({j, length});
+      j += length;
+      pos += length;
+    }
+  }
+  return pieces;
+}
+
+// A chunk's C_t . B_s for s <= t < length (row-major, length x length; rows `stride` floats
+// apart from base, B at b_off and C at c_off in each, n wide): one group's scores, shared by
+// its heads.
+void ChunkScores(const float* base, size_t stride, size_t b_off, size_t c_off, size_t n,
+                 size_t length, std::vector<float>* cb) {
+  cb->resize(length * length);
+  for (size_t t = 0; t < length; ++t) {
+    for (size_t s = 0; s <= t; ++s) {
+      (*cb)[t * length + s] = Dot(base + t * stride + c_off, base + s * stride + b_off, n);
+    }
+  }
+}
+
+// One head over one SSD chunk of `length` rows (Mamba-2's chunked form, the spec's SSD): with
+// lam_t = sum_{u <= t} dt_u A over the chunk,
+//   y_t = exp(lam_t) C_t . S + sum_{s <= t} exp(lam_t - lam_s) (C_t . B_s) dt_s x_s + D x_t
+//   S   = exp(lam_last) S + sum_s exp(lam_last - lam_s) dt_s x_s B_s^T
+// which is `length` steps of the recurrence as products over the chunk. Rows are `stride`
+// floats apart from base (x at x_off, P wide; B at b_off and C at c_off, N wide); dt is
+// dt_stride apart; cb from ChunkScores; S [P][N]; y rows y_stride apart.
+void SsdChunk(const float* base, size_t stride, size_t x_off, size_t b_off, size_t c_off,
+              const float* dt, size_t dt_stride, float A, float D, const std::vector<float>& cb,
+              size_t length, size_t P, size_t N, float* S, float* y, size_t y_stride) {
+  const auto X = [&](size_t t) { return base + t * stride + x_off; };
+  std::vector<double> lam(length);
+  double sum = 0;
+  for (size_t t = 0; t < length; ++t) {
+    sum += static_cast<double>(dt[t * dt_stride]) * A;
+    lam[t] = sum;
+  }
+  // From the state before the chunk.
+  for (size_t t = 0; t < length; ++t) {
+    const auto decay = static_cast<float>(std::exp(lam[t]));
+    const float* C = base + t * stride + c_off;
+    float* yt = y + t * y_stride;
+    for (size_t p = 0; p < P; ++p) yt[p] = decay * Dot(S + p * N, C, N) + D * X(t)[p];
+  }
+  // Within the chunk.
+  for (size_t t = 0; t < length; ++t) {
+    for (size_t s = 0; s <= t; ++s) {
+      const float m =
+          cb[t * length + s] * std::exp(static_cast<float>(lam[t] - lam[s])) * dt[s * dt_stride];
+      Axpy(m, X(s), y + t * y_stride, P);
+    }
+  }
+  // The state after it.
+  const auto total = static_cast<float>(std::exp(lam[length - 1]));
+  std::vector<float> weight(length);
+  for (size_t s = 0; s < length; ++s) {
+    weight[s] = std::exp(static_cast<float>(lam[length - 1] - lam[s])) * dt[s * dt_stride];
+  }
+  for (size_t p = 0; p < P; ++p) {
+    float* st = S + p * N;
+    for (size_t k = 0; k < N; ++k) st[k] *= total;
+    for (size_t s = 0; s < length; ++s) Axpy(weight[s] * X(s)[p], base + s * stride + b_off, st, N);
+  }
+}
+
 }  // namespace
 
 void Model::Mm(const Tensor& w, size_t offset, size_t rows, size_t cols, const float* x, size_t n,
@@ -120,6 +200,10 @@ uint64_t Model::SequenceBytes(int64_t tokens) const {
     }
   }
   return fixed + per_token * static_cast<uint64_t>(std::max<int64_t>(0, tokens));
+}
+
+int64_t Model::prefill_granule() const {
+  return pool_ == nullptr ? 1 : std::max<int64_t>(1, config_.chunk_size);
 }
 
 absl::StatusOr<std::unique_ptr<Sequence>> Model::StartSequence(int64_t tokens) const {
@@ -240,22 +324,44 @@ void Model::Mamba(size_t i, std::span<SequenceState* const> rows, const float* z
       }
     }
   });
-  // SSM: S = S * exp(dt A) + dt B x; y = S C + D x (head h reads group h / (heads / G)).
+  // SSM: S = S * exp(dt A) + dt B x; y = S C + D x (head h reads group h / (heads / G)). A
+  // prompt's rows go through it in SSD chunks (Chunk below), a decode row by the recurrence.
+  std::vector<float> dts(n * heads);
+  for (size_t j = 0; j < n; ++j) {
+    for (size_t h = 0; h < heads; ++h) {
+      const float dt = Softplus(zxbcdt[j * in_dim + d_inner + conv_dim + h] + Elem(*w.dt_bias, h));
+      dts[j * heads + h] =
+          static_cast<float>(std::clamp<double>(dt, c.time_step_limit_min, c.time_step_limit_max));
+    }
+  }
+  const std::vector<SsmPiece> pieces = SsmPieces(rows, static_cast<size_t>(prefill_granule()));
   For(heads, [&](size_t begin, size_t end) {
-    for (size_t h = begin; h < end; ++h) {
-      const size_t g = h / (heads / G);
-      const float A = -std::exp(Elem(*w.a_log, h));
-      const float D = Elem(*w.d, h);
-      const float bias = Elem(*w.dt_bias, h);
-      for (size_t j = 0; j < n; ++j) {
+    std::vector<float> cb;  // the current piece's C_t . B_s for group cb_group
+    size_t cb_group = G;
+    for (const SsmPiece& piece : pieces) {
+      cb_group = G;
+      for (size_t h = begin; h < end; ++h) {
+        const size_t g = h / (heads / G);
+        const float A = -std::exp(Elem(*w.a_log, h));
+        const float D = Elem(*w.d, h);
+        float* S = rows[piece.begin]->ssm[i].data() + h * P * N;  // [P][N]
+        if (piece.length > 1) {
+          if (g != cb_group) {
+            ChunkScores(conv.data() + piece.begin * conv_dim, conv_dim, d_inner + g * N,
+                        d_inner + (G + g) * N, N, piece.length, &cb);
+            cb_group = g;
+          }
+          SsdChunk(conv.data() + piece.begin * conv_dim, conv_dim, h * P, d_inner + g * N,
+                   d_inner + (G + g) * N, dts.data() + piece.begin * heads + h, heads, A, D, cb,
+                   piece.length, P, N, S, y + piece.begin * d_inner + h * P, d_inner);
+          continue;
+        }
+        const size_t j = piece.begin;
         const float* xs = conv.data() + j * conv_dim;
         const float* B = xs + d_inner + g * N;
         const float* C = xs + d_inner + G * N + g * N;
-        float dt = Softplus(zxbcdt[j * in_dim + d_inner + conv_dim + h] + bias);
-        dt = static_cast<float>(
-            std::clamp<double>(dt, c.time_step_limit_min, c.time_step_limit_max));
+        const float dt = dts[j * heads + h];
         const float dA = std::exp(dt * A);
-        float* S = rows[j]->ssm[i].data() + h * P * N;  // [P][N]
         for (size_t p = 0; p < P; ++p) {
           float* st = S + p * N;
           const float xv = xs[h * P + p];

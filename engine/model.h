@@ -17,7 +17,10 @@
 // conv_kernel-1 inputs kept in the state, SiLU; dt = softplus(dt + dt_bias) (threshold 20),
 // clamped to time_step_limit; S = S * exp(dt * -exp(A_log)) + dt * B x (FP32 state [H, P, N],
 // head h reads group h / (H / G)); y = S C + D x; y * silu(z), RMS-normalised per group of
-// d_inner / G, times norm.weight; out_proj.
+// d_inner / G, times norm.weight; out_proj. On the CPU kernels a prompt's tokens take the SSM in
+// the chunked SSD form instead (chunks of chunk_size tokens aligned to multiples of it in
+// positions: the same math as products over the chunk), a decoded token the recurrence; the
+// reference path takes every token through the recurrence.
 // Attention: no positional encoding, causal softmax over the KV cache, GQA.
 // MoE: FP32 router, sigmoid scores, top-k selected on score + e_score_correction_bias, weights
 // the unbiased scores (normalised when norm_topk_prob) times routed_scaling_factor; experts
@@ -77,7 +80,9 @@ class Model : public Backend {
   SequenceState NewSequence() const;
 
   // Runs tokens through the model after what state holds, advancing it. Returns the logits of
-  // every token, row after row (tokens.size() x vocab_size), or of the last one only.
+  // every token, row after row (tokens.size() x vocab_size), or of the last one only. A prompt
+  // run in pieces that end at multiples of prefill_granule() gives the bits it gives whole;
+  // otherwise (and token by token) the same logits up to FP32 rounding.
   // INVALID_ARGUMENT for a token id outside the vocabulary (state unchanged).
   absl::StatusOr<std::vector<float>> Forward(SequenceState* state, std::span<const int32_t> tokens,
                                              bool all_logits = false) const;
@@ -97,6 +102,9 @@ class Model : public Backend {
   std::string Describe() const override;
   uint64_t SequenceBytes(int64_t tokens) const override;
   absl::StatusOr<std::unique_ptr<Sequence>> StartSequence(int64_t tokens) const override;
+  // The SSD chunk (chunk_size) on the CPU kernels; 1 on the reference path, which runs every
+  // token through the recurrence.
+  int64_t prefill_granule() const override;
 
  private:
   Model() = default;

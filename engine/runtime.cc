@@ -25,7 +25,9 @@ struct Runtime::Job {
 Runtime::Runtime(const Backend& backend, const Tokenizer& tokenizer, RuntimeOptions options)
     : backend_(backend), tokenizer_(tokenizer), options_([&] {
         options.max_sequences = std::max<size_t>(1, options.max_sequences);
-        options.step_tokens = std::max(options.step_tokens, options.max_sequences);
+        options.step_tokens = std::max(
+            options.step_tokens, options.max_sequences + static_cast<size_t>(std::max<int64_t>(
+                                                             1, backend.prefill_granule())));
         return options;
       }()) {
   thread_ = std::thread([this] { Loop(); });
@@ -155,6 +157,7 @@ void Runtime::RunStep(std::vector<std::unique_ptr<Job>>& running) {
   std::vector<Job*> with_logits;                      // in the order of the step's logits
   std::vector<Job*> stepped;
   size_t budget = options_.step_tokens;
+  const auto granule = static_cast<size_t>(std::max<int64_t>(1, backend_.prefill_granule()));
   // Decoding rows first, then prompt chunks in arrival order with what is left.
   for (auto& seq : running) {
     if (seq->prefilling()) continue;
@@ -165,6 +168,13 @@ void Runtime::RunStep(std::vector<std::unique_ptr<Job>>& running) {
   }
   for (auto& seq : running) {
     if (!seq->prefilling() || budget == 0) continue;
+    // A prompt that does not fit is split at a multiple of the granule (its positions start at
+    // 0, and every earlier split was at one); none fits: it waits for the next step, which the
+    // first prompt in line always gets (step_tokens >= max_sequences + granule).
+    const std::vector<int32_t>& p = seq->request.prompt;
+    size_t take = std::min(budget, p.size() - seq->prefilled);
+    if (seq->prefilled + take < p.size()) take -= (seq->prefilled + take) % granule;
+    if (take == 0) continue;
     if (seq->state == nullptr) {  // starting: its memory (the whole KV cache) allocated now
       absl::StatusOr<std::unique_ptr<engine::Sequence>> state =
           backend_.StartSequence(static_cast<int64_t>(seq->request.prompt.size()) +
@@ -175,8 +185,6 @@ void Runtime::RunStep(std::vector<std::unique_ptr<Job>>& running) {
       }
       seq->state = *std::move(state);
     }
-    const std::vector<int32_t>& p = seq->request.prompt;
-    const size_t take = std::min(budget, p.size() - seq->prefilled);
     const bool last = seq->prefilled + take == p.size();
     items.push_back({seq->state.get(), std::span<const int32_t>(p.data() + seq->prefilled, take),
                      last ? Logits::kLast : Logits::kNone});

@@ -5,7 +5,9 @@
 // step is one Backend::Step over every running sequence: each decoding sequence feeds its last
 // sampled token, and prefilling sequences feed a chunk of their prompt with what is left of
 // the step's token budget (decoding rows first, so that a long prompt never stalls the
-// streams already running; a prompt longer than the budget is prefilled over several steps).
+// streams already running; a prompt longer than the budget is prefilled over several steps,
+// split only at multiples of the backend's prefill_granule(), which makes it compute what it
+// computes in one step).
 // After the step each sequence whose prompt is done samples its next token (engine/generate.h
 // Decoding: sampling, stop ids and strings, max_tokens, streamed text). Because a row's
 // arithmetic does not depend on the rest of the batch (the backend's contract), a request's
@@ -51,10 +53,10 @@
 namespace airlock::engine {
 
 struct RuntimeOptions {
-  size_t max_sequences = 16;                  // running at once (the largest decode batch)
-  size_t max_queued = 64;                     // waiting beyond those
-  int64_t max_context = 32768;                // prompt + max_tokens of one request
-  size_t step_tokens = 512;                   // tokens per step (at least max_sequences)
+  size_t max_sequences = 16;    // running at once (the largest decode batch)
+  size_t max_queued = 64;       // waiting beyond those
+  int64_t max_context = 32768;  // prompt + max_tokens of one request
+  size_t step_tokens = 512;     // tokens per step (at least max_sequences + prefill_granule())
   uint64_t memory_bytes = uint64_t{8} << 30;  // sequence state of all running requests
 };
 

@@ -90,10 +90,45 @@ fs::path* RuntimeTest::dir_ = nullptr;
 Model* RuntimeTest::model_ = nullptr;
 Tokenizer* RuntimeTest::tokenizer_ = nullptr;
 
+// The CPU backend with failures injected: StartSequence refuses sequences longer than
+// `start_limit` tokens (as a device out of memory would), and Step fails while `fail_steps`.
+// It records where each prompt chunk that is not a prompt's last ends (its position after).
+class FaultyBackend : public Backend {
+ public:
+  explicit FaultyBackend(const Backend& real) : real_(real) {}
+  const ModelConfig& config() const override { return real_.config(); }
+  std::string Describe() const override { return "faulty " + real_.Describe(); }
+  uint64_t SequenceBytes(int64_t tokens) const override { return real_.SequenceBytes(tokens); }
+  absl::StatusOr<std::unique_ptr<Sequence>> StartSequence(int64_t tokens) const override {
+    if (tokens > start_limit) return absl::ResourceExhaustedError("no device memory left");
+    return real_.StartSequence(tokens);
+  }
+  int64_t prefill_granule() const override { return real_.prefill_granule(); }
+  absl::StatusOr<std::vector<float>> Step(std::span<const StepItem> items) const override {
+    if (fail_steps) return absl::InternalError("kernel launch failed");
+    for (const StepItem& item : items) {
+      if (item.logits == Logits::kNone) {
+        split_ends.push_back(item.sequence->position + static_cast<int64_t>(item.tokens.size()));
+      }
+    }
+    return real_.Step(items);
+  }
+  std::atomic<int64_t> start_limit{1 << 20};
+  std::atomic<bool> fail_steps{false};
+  mutable std::vector<int64_t> split_ends;  // the runtime's thread only
+
+ private:
+  const Backend& real_;
+};
+
 TEST_F(RuntimeTest, BatchedRequestsGetTheTokensTheyGetAlone) {
-  // A 16-token step budget: the longer prompts are prefilled over several steps, beside
-  // sequences that are decoding.
-  Runtime runtime(*model_, *tokenizer_, {.max_sequences = 8, .step_tokens = 16});
+  // A 16-token step budget (raised to 8 + 16, max_sequences plus the tiny model's SSD chunk):
+  // the longer prompts are prefilled over several steps, beside sequences that are decoding,
+  // and split only at multiples of 16 tokens, where the chunked prefill gives the same bits as
+  // the whole prompt at once.
+  FaultyBackend backend(*model_);
+  ASSERT_EQ(backend.prefill_granule(), 16);
+  Runtime runtime(backend, *tokenizer_, {.max_sequences = 8, .step_tokens = 16});
   const std::vector<std::vector<int32_t>> prompts = {
       Prompt("Hi"), Prompt("Tell me about the weather in Paris in spring, please."),
       Prompt("Write a haiku about privacy, routers and agents that talk to each other at night."),
@@ -119,6 +154,8 @@ TEST_F(RuntimeTest, BatchedRequestsGetTheTokensTheyGetAlone) {
     EXPECT_EQ(got.text, want.text) << "request " << i;
     EXPECT_EQ(got.finish_reason, want.finish_reason) << "request " << i;
   }
+  EXPECT_FALSE(backend.split_ends.empty());
+  for (const int64_t end : backend.split_ends) EXPECT_EQ(end % 16, 0) << end;
   const RuntimeStats stats = runtime.stats();
   EXPECT_EQ(stats.max_step_sequences, prompts.size());
   EXPECT_EQ(stats.running, 0u);
@@ -236,29 +273,6 @@ TEST_F(RuntimeTest, DeadlinesAndShutdownEndRequestsWithTheirCode) {
   EXPECT_EQ(held.result.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(waiting.result.status().code(), absl::StatusCode::kCancelled);
 }
-
-// The CPU backend with failures injected: StartSequence refuses sequences longer than
-// `start_limit` tokens (as a device out of memory would), and Step fails while `fail_steps`.
-class FaultyBackend : public Backend {
- public:
-  explicit FaultyBackend(const Backend& real) : real_(real) {}
-  const ModelConfig& config() const override { return real_.config(); }
-  std::string Describe() const override { return "faulty " + real_.Describe(); }
-  uint64_t SequenceBytes(int64_t tokens) const override { return real_.SequenceBytes(tokens); }
-  absl::StatusOr<std::unique_ptr<Sequence>> StartSequence(int64_t tokens) const override {
-    if (tokens > start_limit) return absl::ResourceExhaustedError("no device memory left");
-    return real_.StartSequence(tokens);
-  }
-  absl::StatusOr<std::vector<float>> Step(std::span<const StepItem> items) const override {
-    if (fail_steps) return absl::InternalError("kernel launch failed");
-    return real_.Step(items);
-  }
-  std::atomic<int64_t> start_limit{1 << 20};
-  std::atomic<bool> fail_steps{false};
-
- private:
-  const Backend& real_;
-};
 
 TEST_F(RuntimeTest, BackendFailuresFailTheirRequestsAndTheRuntimeGoesOn) {
   FaultyBackend backend(*model_);
