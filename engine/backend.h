@@ -57,6 +57,9 @@ class Backend {
   virtual absl::StatusOr<std::unique_ptr<Sequence>> StartSequence(int64_t tokens) const = 0;
   // The prompt split unit above (1: any split gives the same bits).
   virtual int64_t prefill_granule() const { return 1; }
+  // A copy of a sequence of this backend, at its position (prefill reuse): stepping the copy
+  // gives the bits stepping the original would.
+  virtual absl::StatusOr<std::unique_ptr<Sequence>> Fork(const Sequence& sequence) const = 0;
   virtual absl::StatusOr<std::vector<float>> Step(std::span<const StepItem> items) const = 0;
 };
 

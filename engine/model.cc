@@ -206,6 +206,10 @@ int64_t Model::prefill_granule() const {
   return pool_ == nullptr ? 1 : std::max<int64_t>(1, config_.chunk_size);
 }
 
+absl::StatusOr<std::unique_ptr<Sequence>> Model::Fork(const Sequence& sequence) const {
+  return std::make_unique<SequenceState>(static_cast<const SequenceState&>(sequence));
+}
+
 absl::StatusOr<std::unique_ptr<Sequence>> Model::StartSequence(int64_t tokens) const {
   auto s = std::make_unique<SequenceState>(NewSequence());
   const auto row = static_cast<size_t>(config_.num_key_value_heads * config_.head_dim);

@@ -105,6 +105,7 @@ class Model : public Backend {
   // The SSD chunk (chunk_size) on the CPU kernels; 1 on the reference path, which runs every
   // token through the recurrence.
   int64_t prefill_granule() const override;
+  absl::StatusOr<std::unique_ptr<Sequence>> Fork(const Sequence& sequence) const override;
 
  private:
   Model() = default;

@@ -18,6 +18,7 @@ struct Runtime::Job {
   size_t prefilled = 0;                     // prompt tokens fed so far
   int32_t next = 0;                         // the sampled token to feed (once the prompt is done)
   std::unique_ptr<Decoding> decoding;
+  bool forked = false;  // on_fork called
 
   bool prefilling() const { return prefilled < request.prompt.size(); }
 };
@@ -59,6 +60,19 @@ absl::StatusOr<std::shared_ptr<RuntimeCall>> Runtime::Submit(RuntimeRequest requ
         "the prompt (", request.prompt.size(), " tokens) and max_tokens (",
         request.options.max_tokens, ") exceed the context of ", options_.max_context, " tokens"));
   }
+  const auto prompt_size = static_cast<int64_t>(request.prompt.size());
+  const int64_t start = request.start != nullptr ? request.start->position : 0;
+  if (request.start != nullptr && (start < 0 || start >= prompt_size)) {
+    return absl::InvalidArgumentError(Cat("the start sequence holds ", start,
+                                          " tokens; it must hold fewer than the prompt's ",
+                                          prompt_size));
+  }
+  if (request.fork_at != 0 &&
+      (request.fork_at <= start || request.fork_at > prompt_size || !request.on_fork)) {
+    return absl::InvalidArgumentError(Cat("fork_at ", request.fork_at, " must be past the start (",
+                                          start, ") and within the prompt (", prompt_size,
+                                          " tokens), with on_fork set"));
+  }
   auto seq = std::make_unique<Job>();
   seq->bytes = backend_.SequenceBytes(tokens);
   if (seq->bytes > options_.memory_bytes) {
@@ -67,6 +81,8 @@ absl::StatusOr<std::shared_ptr<RuntimeCall>> Runtime::Submit(RuntimeRequest requ
                                             options_.memory_bytes >> 20, " MiB"));
   }
   seq->request = std::move(request);
+  seq->state = std::move(seq->request.start);
+  seq->prefilled = static_cast<size_t>(start);
   if (!seq->request.on_text) seq->request.on_text = [](std::string_view) { return true; };
   seq->call = std::make_shared<RuntimeCall>();
   std::shared_ptr<RuntimeCall> call = seq->call;
@@ -170,11 +186,17 @@ void Runtime::RunStep(std::vector<std::unique_ptr<Job>>& running) {
     if (!seq->prefilling() || budget == 0) continue;
     // A prompt that does not fit is split at a multiple of the granule (its positions start at
     // 0, and every earlier split was at one); none fits: it waits for the next step, which the
-    // first prompt in line always gets (step_tokens >= max_sequences + granule).
+    // first prompt in line always gets (step_tokens >= max_sequences + granule). A sequence
+    // that started past an odd position (a fork not at a multiple) takes what fits. A chunk
+    // also ends where the request forks.
     const std::vector<int32_t>& p = seq->request.prompt;
-    size_t take = std::min(budget, p.size() - seq->prefilled);
-    if (seq->prefilled + take < p.size()) take -= (seq->prefilled + take) % granule;
-    if (take == 0) continue;
+    const size_t fits = std::min(seq->prefilled + budget, p.size());
+    size_t end = fits < p.size() ? fits - fits % granule : fits;
+    if (end <= seq->prefilled) end = seq->prefilled % granule == 0 ? seq->prefilled : fits;
+    const auto fork_at = static_cast<size_t>(seq->request.fork_at);
+    if (seq->prefilled < fork_at && end > fork_at) end = fork_at;
+    if (end <= seq->prefilled) continue;
+    const size_t take = end - seq->prefilled;
     if (seq->state == nullptr) {  // starting: its memory (the whole KV cache) allocated now
       absl::StatusOr<std::unique_ptr<engine::Sequence>> state =
           backend_.StartSequence(static_cast<int64_t>(seq->request.prompt.size()) +
@@ -212,12 +234,23 @@ void Runtime::RunStep(std::vector<std::unique_ptr<Job>>& running) {
   if (!logits.ok()) {
     for (Job* seq : stepped) end(seq, absl::InternalError(logits.status().message()));
   } else {
+    for (Job* seq : stepped) {
+      if (seq->request.fork_at != 0 &&
+          seq->prefilled == static_cast<size_t>(seq->request.fork_at) && !seq->forked) {
+        seq->forked = true;
+        seq->request.on_fork(backend_.Fork(*seq->state));
+      }
+    }
     for (size_t k = 0; k < with_logits.size(); ++k) {
       Job* seq = with_logits[k];
+      const std::span<const float> row(logits->data() + k * V, V);
       if (seq->decoding == nullptr) {
+        if (seq->request.on_prompt_logits && !seq->request.on_prompt_logits(row)) {
+          end(seq, GenerateResult{.finish_reason = "stop"});
+          continue;
+        }
         seq->decoding = std::make_unique<Decoding>(tokenizer_, seq->request.options);
       }
-      const std::span<const float> row(logits->data() + k * V, V);
       std::optional<int32_t> t = seq->decoding->Next(row, seq->request.on_text);
       if (t) {
         seq->next = *t;

@@ -104,6 +104,10 @@ class FaultyBackend : public Backend {
     return real_.StartSequence(tokens);
   }
   int64_t prefill_granule() const override { return real_.prefill_granule(); }
+  absl::StatusOr<std::unique_ptr<Sequence>> Fork(const Sequence& sequence) const override {
+    if (fail_fork) return absl::ResourceExhaustedError("no memory for a copy");
+    return real_.Fork(sequence);
+  }
   absl::StatusOr<std::vector<float>> Step(std::span<const StepItem> items) const override {
     if (fail_steps) return absl::InternalError("kernel launch failed");
     for (const StepItem& item : items) {
@@ -115,6 +119,7 @@ class FaultyBackend : public Backend {
   }
   std::atomic<int64_t> start_limit{1 << 20};
   std::atomic<bool> fail_steps{false};
+  std::atomic<bool> fail_fork{false};
   mutable std::vector<int64_t> split_ends;  // the runtime's thread only
 
  private:
@@ -304,6 +309,92 @@ TEST_F(RuntimeTest, BackendFailuresFailTheirRequestsAndTheRuntimeGoesOn) {
   Outcome after;
   ASSERT_TRUE(runtime.Submit(Request(p, Greedy(8), &after)).ok());
   EXPECT_EQ(after.Wait().tokens, Alone(p, Greedy(8)).tokens);
+}
+
+// A classification's prefill kept for the generation that follows (issue #8): the first
+// request scores a prompt (the conversation, then a question) and forks its sequence at the
+// last chunk edge inside the conversation; the second generates from the fork. Both get the
+// bits a fresh prefill gives, so the generation's tokens are those of a plain request.
+TEST_F(RuntimeTest, APrefillForkedAndReusedGivesWhatAFreshPrefillGives) {
+  FaultyBackend backend(*model_);
+  Runtime runtime(backend, *tokenizer_);
+  const std::vector<int32_t> chat =
+      Prompt("Summarise our plan for the Q3 acquisition of a small bakery chain, in two lines.");
+  const size_t fork_at = (chat.size() - 2) / 16 * 16;  // a chunk edge before the last tokens
+  ASSERT_GE(fork_at, 16u);
+  std::vector<int32_t> question(chat.begin(), chat.begin() + static_cast<std::ptrdiff_t>(fork_at));
+  const std::vector<int32_t> ask = Prompt("Is that confidential?");
+  question.insert(question.end(), ask.begin(), ask.end());
+
+  // Scoring only: the prompt's logits, no tokens, and the fork.
+  Outcome scored;
+  std::vector<float> score_logits;
+  std::unique_ptr<Sequence> fork;
+  RuntimeRequest r = Request(question, Greedy(0), &scored);
+  r.fork_at = static_cast<int64_t>(fork_at);
+  r.on_fork = [&](absl::StatusOr<std::unique_ptr<Sequence>> f) {
+    ASSERT_TRUE(f.ok()) << f.status();
+    fork = *std::move(f);
+  };
+  r.on_prompt_logits = [&](std::span<const float> logits) {
+    score_logits.assign(logits.begin(), logits.end());
+    return false;
+  };
+  ASSERT_TRUE(runtime.Submit(std::move(r)).ok());
+  ASSERT_TRUE(scored.Wait().tokens.empty());
+  ASSERT_TRUE(scored.result.ok()) << scored.result.status();
+  EXPECT_EQ(scored.result->finish_reason, "stop");
+  SequenceState fresh = model_->NewSequence();
+  EXPECT_EQ(score_logits, *model_->Forward(&fresh, question));
+  ASSERT_NE(fork, nullptr);
+  EXPECT_EQ(fork->position, static_cast<int64_t>(fork_at));
+
+  // The generation starts from the fork: the logits and tokens of a fresh prefill.
+  Outcome reused;
+  std::vector<float> first_logits;
+  r = Request(chat, Greedy(24), &reused);
+  r.start = std::move(fork);
+  r.on_prompt_logits = [&](std::span<const float> logits) {
+    first_logits.assign(logits.begin(), logits.end());
+    return true;
+  };
+  ASSERT_TRUE(runtime.Submit(std::move(r)).ok());
+  const GenerateResult want = Alone(chat, Greedy(24));
+  EXPECT_EQ(reused.Wait().tokens, want.tokens);
+  EXPECT_EQ(reused.result->text, want.text);
+  fresh = model_->NewSequence();
+  EXPECT_EQ(first_logits, *model_->Forward(&fresh, chat));
+  EXPECT_EQ(runtime.stats().reserved_bytes, 0u);
+
+  // A fork the backend cannot make is reported to on_fork; the request goes on.
+  backend.fail_fork = true;
+  Outcome goes_on;
+  absl::Status fork_status;
+  r = Request(chat, Greedy(4), &goes_on);
+  r.fork_at = 16;
+  r.on_fork = [&](absl::StatusOr<std::unique_ptr<Sequence>> f) { fork_status = f.status(); };
+  ASSERT_TRUE(runtime.Submit(std::move(r)).ok());
+  EXPECT_EQ(goes_on.Wait().tokens, Alone(chat, Greedy(4)).tokens);
+  EXPECT_EQ(fork_status, absl::ResourceExhaustedError("no memory for a copy"));
+}
+
+TEST_F(RuntimeTest, ReuseRequestsThatCannotWorkAreRefused) {
+  Runtime runtime(*model_, *tokenizer_);
+  const std::vector<int32_t> p = Prompt("hello");
+  Outcome out;
+  RuntimeRequest r = Request(p, Greedy(4), &out);
+  r.start = *model_->StartSequence(64);
+  r.start->position = static_cast<int64_t>(p.size());  // holds the whole prompt already
+  EXPECT_EQ(runtime.Submit(std::move(r)).status().code(), absl::StatusCode::kInvalidArgument);
+  r = Request(p, Greedy(4), &out);
+  r.fork_at = static_cast<int64_t>(p.size()) + 1;
+  r.on_fork = [](absl::StatusOr<std::unique_ptr<Sequence>>) {};
+  EXPECT_EQ(runtime.Submit(std::move(r)).status().code(), absl::StatusCode::kInvalidArgument);
+  r = Request(p, Greedy(4), &out);
+  r.fork_at = 1;  // no on_fork
+  auto refused = runtime.Submit(std::move(r));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("fork_at 1"), std::string::npos) << refused.status();
 }
 
 }  // namespace
