@@ -20,6 +20,24 @@ void ToProto(const Assessment& assessment, v1::Assessment* out) {
     (*out->mutable_difficulty_signals())[name] = value;
   }
   out->set_estimated_tokens(assessment.estimated_tokens);
+  const ModelAssessment& m = assessment.model;
+  if (m.outcome.empty()) return;
+  v1::ModelAssessment* pm = out->mutable_model();
+  pm->set_outcome(m.outcome);
+  pm->set_error(m.error);
+  if (m.level) pm->set_level(std::string(LevelName(*m.level)));
+  if (m.difficulty) pm->set_difficulty(*m.difficulty);
+  for (const ModelFinding& c : m.categories) {
+    v1::ModelCategory* pc = pm->add_categories();
+    pc->set_category(c.category);
+    pc->set_level(std::string(LevelName(c.level)));
+    pc->set_probability(c.probability);
+  }
+  for (const auto& [question, labels] : m.answers) {
+    for (const auto& [label, p] : labels)
+      (*pm->mutable_probabilities())[question + "." + label] = p;
+  }
+  pm->set_prefill_kept(m.reused);
 }
 
 }  // namespace airlock::classifier

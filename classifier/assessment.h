@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,12 +21,31 @@ struct Finding {
   float confidence = 1.0f;
 };
 
+// A category the model stage found (classifier/model_stage.h): no span, the whole request.
+struct ModelFinding {
+  std::string category;
+  Level level = Level::kPublic;
+  float probability = 0;
+};
+
+// What the model stage found, and how it ended.
+struct ModelAssessment {
+  std::string outcome;  // "": no model stage; "ok", "failed_closed" or "failed_open"
+  std::string error;    // why it failed
+  std::optional<Level> level;
+  std::optional<float> difficulty;
+  std::vector<ModelFinding> categories;
+  std::map<std::string, std::map<std::string, float>> answers;  // question -> label -> p
+  bool reused = false;  // its prefill was kept for the generation
+};
+
 struct Assessment {
   Level level = Level::kPublic;   // max over findings; kPublic when there are none
   std::vector<Finding> findings;  // sorted by (field in request order, begin); never overlapping
   float difficulty = 0.0f;        // [0, 1]
   std::map<std::string, float> difficulty_signals;
   uint32_t estimated_tokens = 0;
+  ModelAssessment model;
 };
 
 // Fills the public API message from an assessment.

@@ -116,6 +116,8 @@ class Runtime {
 
   RuntimeStats stats() const;
   const RuntimeOptions& options() const { return options_; }
+  const Backend& backend() const { return backend_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
 
  private:
   struct Job;

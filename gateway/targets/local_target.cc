@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "engine/chat_template.h"
+#include "classifier/chat_prompt.h"
 #include "engine/generate.h"
 #include "engine/tool_calls.h"
 
@@ -87,23 +87,6 @@ class LocalTarget::Call : public TargetCall {
   std::shared_ptr<engine::RuntimeCall> handle_;  // guarded by mu_
 };
 
-namespace {
-
-std::string RoleName(v1::Message::Role r) {
-  switch (r) {
-    case v1::Message::SYSTEM:
-      return "system";
-    case v1::Message::ASSISTANT:
-      return "assistant";
-    case v1::Message::TOOL:
-      return "tool";
-    default:
-      return "user";
-  }
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<LocalTarget>> LocalTarget::Create(const TargetConfig& config) {
   auto model = engine::Model::Load(
       config.model, {.threads = static_cast<size_t>(std::max<int64_t>(0, config.engine.threads))});
@@ -147,19 +130,10 @@ void LocalTarget::FillStatus(v1::TargetStatus* status) const {
 
 std::shared_ptr<TargetCall> LocalTarget::Start(const v1::ChatRequest& r, Clock::time_point deadline,
                                                bool stream, std::shared_ptr<ChatSink> sink) {
-  std::vector<engine::ChatMessage> messages;
-  for (const v1::Message& m : r.messages()) {
-    engine::ChatMessage msg{RoleName(m.role()), m.content(), "", {}};
-    for (const v1::ToolCall& c : m.tool_calls())
-      msg.tool_calls.push_back({c.name(), c.arguments()});
-    messages.push_back(std::move(msg));
-  }
-  std::vector<engine::ChatTool> tools;
-  for (const v1::Tool& t : r.tools()) tools.push_back({t.name(), t.description(), t.parameters()});
-  engine::ChatOptions chat;
-  chat.enable_thinking = false;
+  classifier::ChatPrompt chat = classifier::ChatPromptOf(r);
   engine::RuntimeRequest req;
-  req.prompt = tokenizer_->Encode(engine::RenderNemotron3Chat(messages, tools, chat));
+  req.prompt = tokenizer_->Encode(classifier::RenderForGeneration(chat));
+  std::vector<engine::ChatTool>& tools = chat.tools;
   auto call = std::make_shared<Call>(absl::StrCat("target '", config_.name, "'"), stream,
                                      std::move(sink), tools, req.prompt.size());
   engine::GenerateOptions& o = req.options;

@@ -1,0 +1,106 @@
+// ModelStage: the model's part of the assessment (issue #8), by zero-shot label scoring.
+//
+// The request is rendered as the chat the local model reads (classifier/chat_prompt.h), and
+// each question is asked after it as a user turn ("... Answer with one word: public, internal,
+// confidential or restricted."), then "<|im_start|>assistant\n<think></think>": one prefill per
+// question, no generation. The answer is read from the logits of the next token: each label's
+// probability is the softmax over the labels' first tokens (so labels must start with distinct
+// tokens). Questions are of three kinds:
+//   - level: the labels are the four level names; the most probable is the model's level;
+//   - difficulty: labels with values in [0, 1] (easy 0, hard 1); the score is the expected value;
+//   - category: yes / no; "yes" at `threshold` or above adds the category at its level.
+//
+// One prefill serves all questions and the generation: the conversation is prefilled once, by
+// the first question, whose sequence forks at the last chunk edge inside the conversation
+// (engine/runtime.h, fork_at); the other questions start from copies of that fork, and the fork
+// itself goes to the PrefixCache, from which the local target's generation of the same request
+// starts (same tokens as a fresh prefill: the fork is at a chunk edge).
+//
+// Thread-safety: Assess may be called from any thread. `done` runs once, on the runtime's
+// thread (on the caller's when the runtime refuses a question at once) and must not block.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "airlock/v1/gateway.pb.h"
+#include "classifier/assessment.h"
+#include "classifier/level.h"
+#include "engine/prefix_cache.h"
+#include "engine/runtime.h"
+
+namespace airlock::classifier {
+
+struct ModelLabel {
+  std::string word;  // what the model answers, e.g. "confidential"
+  float value = 0;   // level: the level's number (0..3); difficulty: [0, 1]; category: yes 1
+};
+
+struct ModelQuestion {
+  enum class Kind { kLevel, kDifficulty, kCategory };
+  Kind kind = Kind::kLevel;
+  std::string id;    // "level", "difficulty", or the category ("pii.health")
+  std::string text;  // asked as a user turn after the conversation
+  std::vector<ModelLabel> labels;
+  Level level = Level::kConfidential;  // category: the level a "yes" means
+  float threshold = 0.5f;              // category: p(yes) at which it counts
+};
+
+// The questions used when the config gives none: the level, the difficulty, and three
+// categories no pattern sees (confidential.business, pii.health, pii.person).
+std::vector<ModelQuestion> DefaultModelQuestions();
+
+struct ModelVerdict {
+  std::map<std::string, std::map<std::string, float>> answers;  // question id -> label -> p
+  std::optional<Level> level;            // the level question's most probable label
+  std::optional<float> difficulty;       // the difficulty question's expected value
+  std::vector<ModelFinding> categories;  // category questions at or above their threshold
+  bool reused = false;                   // the conversation's prefill went to the PrefixCache
+};
+
+class ModelStage {
+ public:
+  // The runtime (and its tokenizer) and the cache must outlive the stage; cache may be null
+  // (no reuse). INVALID_ARGUMENT naming the question when a question has no labels, two labels
+  // that start with the same token, a level label that is not a level name, or an empty text.
+  static absl::StatusOr<std::unique_ptr<ModelStage>> Create(engine::Runtime* runtime,
+                                                            engine::PrefixCache* cache,
+                                                            std::vector<ModelQuestion> questions);
+
+  // Asks every question about the request; done gets the verdict, or the first error (a
+  // refused or failed runtime request, DEADLINE_EXCEEDED past `deadline`).
+  void Assess(const v1::ChatRequest& request, std::chrono::steady_clock::time_point deadline,
+              std::function<void(absl::StatusOr<ModelVerdict>)> done) const;
+
+  const std::vector<ModelQuestion>& questions() const { return questions_; }
+
+ private:
+  struct Asked;
+  ModelStage(engine::Runtime* runtime, engine::PrefixCache* cache,
+             std::vector<ModelQuestion> questions);
+  void Ask(const std::shared_ptr<Asked>& asked, size_t q,
+           std::unique_ptr<engine::Sequence> start) const;
+  ModelVerdict Verdict(const std::vector<std::vector<float>>& probabilities) const;
+
+  engine::Runtime* runtime_;
+  engine::PrefixCache* cache_;
+  std::vector<ModelQuestion> questions_;
+  std::vector<std::vector<int32_t>> suffixes_;   // per question: the question turn's tokens
+  std::vector<std::vector<int32_t>> label_ids_;  // per question: each label's first token
+};
+
+// Merges the model's verdict (or its failure) into a deterministic assessment; the model never
+// lowers it. OK: the level becomes the highest of the assessment's, the model's and each
+// category's; the difficulty becomes the model's (the deterministic score stays in
+// difficulty_signals as "deterministic"); assessment->model says what the model found.
+// Failure: fail_closed raises the level to restricted, otherwise the assessment stays as it
+// is; assessment->model.outcome says which ("failed_closed" / "failed_open") and why.
+void MergeModelVerdict(const absl::StatusOr<ModelVerdict>& verdict, bool fail_closed,
+                       Assessment* assessment);
+
+}  // namespace airlock::classifier
