@@ -46,6 +46,7 @@ struct ModelStage::Asked {
   size_t fork_at = 0;  // 0: no fork (the conversation is shorter than a chunk)
   std::chrono::steady_clock::time_point deadline;
   std::function<void(absl::StatusOr<ModelVerdict>)> done;
+  bool keep = false;  // the fork goes to the cache
 
   std::mutex mu;
   std::vector<std::vector<float>> probabilities;  // per question, per label
@@ -100,9 +101,10 @@ absl::StatusOr<std::unique_ptr<ModelStage>> ModelStage::Create(
 }
 
 void ModelStage::Assess(const v1::ChatRequest& request,
-                        std::chrono::steady_clock::time_point deadline,
+                        std::chrono::steady_clock::time_point deadline, bool keep_prefill,
                         std::function<void(absl::StatusOr<ModelVerdict>)> done) const {
   auto asked = std::make_shared<Asked>();
+  asked->keep = keep_prefill && cache_ != nullptr;
   asked->conversation = runtime_->tokenizer().Encode(RenderConversation(ChatPromptOf(request)));
   asked->deadline = deadline;
   asked->done = std::move(done);
@@ -135,7 +137,7 @@ void ModelStage::Ask(const std::shared_ptr<Asked>& asked, size_t q,
             fork.ok() ? runtime_->backend().Fork(**fork) : fork.status();
         Ask(asked, k, copy.ok() ? *std::move(copy) : nullptr);  // no copy: from scratch
       }
-      if (fork.ok() && cache_ != nullptr) {
+      if (fork.ok() && asked->keep) {
         cache_->Put(std::vector<int32_t>(
                         asked->conversation.begin(),
                         asked->conversation.begin() + static_cast<std::ptrdiff_t>(asked->fork_at)),

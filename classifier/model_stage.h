@@ -73,9 +73,11 @@ class ModelStage {
                                                             std::vector<ModelQuestion> questions);
 
   // Asks every question about the request; done gets the verdict, or the first error (a
-  // refused or failed runtime request, DEADLINE_EXCEEDED past `deadline`).
+  // refused or failed runtime request, DEADLINE_EXCEEDED past `deadline`). keep_prefill: leave
+  // the conversation's prefill in the cache for a generation that follows (a Chat, not a
+  // Classify).
   void Assess(const v1::ChatRequest& request, std::chrono::steady_clock::time_point deadline,
-              std::function<void(absl::StatusOr<ModelVerdict>)> done) const;
+              bool keep_prefill, std::function<void(absl::StatusOr<ModelVerdict>)> done) const;
 
   const std::vector<ModelQuestion>& questions() const { return questions_; }
 

@@ -120,6 +120,27 @@ int64_t Int(const Ctx& ctx, const YAML::Node& n, const std::string& path, int64_
   return v;
 }
 
+double Number(const Ctx& ctx, const YAML::Node& n, const std::string& path, double min,
+              double max) {
+  const std::string& s = Scalar(ctx, n, path, "a number");
+  double v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
+    ctx.Fail(n, path, absl::StrCat("expected a number, got ", Quote(s)));
+  }
+  if (!(v >= min && v <= max)) {
+    ctx.Fail(n, path, absl::StrCat(s, " is out of range (", min, " to ", max, ")"));
+  }
+  return v;
+}
+
+bool Bool(const Ctx& ctx, const YAML::Node& n, const std::string& path) {
+  const std::string& s = Scalar(ctx, n, path, "true or false");
+  if (s == "true") return true;
+  if (s == "false") return false;
+  ctx.Fail(n, path, absl::StrCat("expected true or false, got ", Quote(s)));
+}
+
 // A duration in whole milliseconds (keys ending in _ms).
 std::chrono::milliseconds Millis(const Ctx& ctx, const YAML::Node& n, const std::string& path,
                                  int64_t min) {
@@ -473,6 +494,77 @@ TargetConfig ParseTarget(const Ctx& ctx, const YAML::Node& n, const std::string&
   return t;
 }
 
+classifier::Level LevelAt(const Ctx& ctx, const YAML::Node& n, const std::string& path) {
+  const std::string& s = Scalar(ctx, n, path, "a level");
+  std::optional<classifier::Level> level = classifier::ParseLevel(s);
+  if (!level) {
+    ctx.Fail(n, path,
+             absl::StrCat("unknown level ", Quote(s),
+                          " (expected public, internal, confidential, restricted)"));
+  }
+  return *level;
+}
+
+ModelStageConfig ParseModelStage(const Ctx& ctx, const YAML::Node& n, const std::string& path) {
+  MapReader m(ctx, n, path, {"target", "timeout_ms", "on_failure", "keep_prefill", "questions"});
+  ModelStageConfig c;
+  c.target = m.RequiredString("target");
+  m.OptMillis("timeout_ms", &c.timeout, 1);
+  if (const YAML::Node* v = m.Find("on_failure")) {
+    const std::string& s = Scalar(ctx, *v, m.Path("on_failure"), "fail_closed or fail_open");
+    if (s != "fail_closed" && s != "fail_open") {
+      ctx.Fail(*v, m.Path("on_failure"),
+               absl::StrCat("expected fail_closed or fail_open, got ", Quote(s)));
+    }
+    c.fail_closed = s == "fail_closed";
+  }
+  if (const YAML::Node* v = m.Find("keep_prefill")) {
+    c.keep_prefill = Bool(ctx, *v, m.Path("keep_prefill"));
+  }
+  if (const YAML::Node* v = m.Find("questions")) {
+    if (!v->IsSequence() || v->size() == 0) {
+      ctx.Fail(*v, m.Path("questions"), "expected a non-empty list of questions");
+    }
+    for (size_t i = 0; i < v->size(); ++i) {
+      const std::string qp = Index(m.Path("questions"), i);
+      MapReader qm(ctx, (*v)[i], qp, {"id", "kind", "text", "labels", "level", "threshold"});
+      classifier::ModelQuestion q;
+      q.id = qm.RequiredString("id");
+      const std::string kind = qm.RequiredString("kind");
+      if (kind == "level") {
+        q.kind = classifier::ModelQuestion::Kind::kLevel;
+      } else if (kind == "difficulty") {
+        q.kind = classifier::ModelQuestion::Kind::kDifficulty;
+      } else if (kind == "category") {
+        q.kind = classifier::ModelQuestion::Kind::kCategory;
+      } else {
+        ctx.Fail(qm.Required("kind"), qm.Path("kind"),
+                 absl::StrCat("expected level, difficulty or category, got ", Quote(kind)));
+      }
+      q.text = qm.RequiredString("text");
+      const YAML::Node& labels = qm.Required("labels");  // word: value, in order
+      if (!labels.IsMap()) {
+        ctx.Fail(labels, qm.Path("labels"),
+                 absl::StrCat("expected a map of label words to values, got ", KindOf(labels)));
+      }
+      for (const auto& kv : labels) {
+        const std::string& word = Scalar(ctx, kv.first, qm.Path("labels"), "a label word");
+        for (const classifier::ModelLabel& l : q.labels) {
+          if (l.word == word) ctx.Fail(kv.first, Child(qm.Path("labels"), word), "duplicate key");
+        }
+        q.labels.push_back({word, static_cast<float>(Number(
+                                      ctx, kv.second, Child(qm.Path("labels"), word), -1e6, 1e6))});
+      }
+      if (const YAML::Node* l = qm.Find("level")) q.level = LevelAt(ctx, *l, qm.Path("level"));
+      if (const YAML::Node* t = qm.Find("threshold")) {
+        q.threshold = static_cast<float>(Number(ctx, *t, qm.Path("threshold"), 0, 1));
+      }
+      c.questions.push_back(std::move(q));
+    }
+  }
+  return c;
+}
+
 Config Parse(const Ctx& ctx, const YAML::Node& root, const std::string& filename) {
   if (root.IsNull()) {
     ctx.Fail(YAML::Mark(), "(top level)",
@@ -481,7 +573,7 @@ Config Parse(const Ctx& ctx, const YAML::Node& root, const std::string& filename
   MapReader top(
       ctx, root, "",
       {"listen", "tls", "principals", "targets", "egress_allowlist", "policy", "policy_watch_ms",
-       "audit", "limits", "metrics", "logging", "shutdown_grace_ms", "workers"});
+       "audit", "limits", "metrics", "logging", "shutdown_grace_ms", "workers", "classifier"});
   Config c;
   c.path = filename;
   if (const YAML::Node* v = top.Find("listen")) {
@@ -609,6 +701,19 @@ Config Parse(const Ctx& ctx, const YAML::Node& root, const std::string& filename
   top.OptMillis("shutdown_grace_ms", &c.shutdown_grace, 0);
   top.OptMillis("policy_watch_ms", &c.policy_watch, 0);
   top.OptInt("workers", &c.workers, 1, 256);
+  if (const YAML::Node* v = top.Find("classifier")) {
+    MapReader m(ctx, *v, "classifier", {"model"});
+    if (const YAML::Node* model = m.Find("model")) {
+      c.model_stage = ParseModelStage(ctx, *model, "classifier.model");
+      bool local = false;
+      for (const TargetConfig& t : c.targets)
+        local = local || (t.name == c.model_stage->target && t.kind == "local");
+      if (!local) {
+        ctx.Fail((*model)["target"], "classifier.model.target",
+                 absl::StrCat("no target of kind local is named ", Quote(c.model_stage->target)));
+      }
+    }
+  }
 
   // Cross-checks and required keys, after everything present has been checked.
   if (!mtls.empty() && (!c.tls || c.tls->client_ca_file.empty())) {

@@ -55,6 +55,19 @@
 //   logging: { level: info }           # debug | info | warn | error
 //   shutdown_grace_ms: 10000
 //   workers: 2                         # threads for upstream I/O, 1..256
+//   classifier:                        # optional
+//     model:                           # the model stage (classifier/model_stage.h)
+//       target: nano                   # required: a kind local target
+//       timeout_ms: 2000               # the stage's time budget per request
+//       on_failure: fail_closed        # fail_closed (default: treat as restricted) | fail_open
+//       keep_prefill: true             # keep the conversation's prefill for the generation
+//       questions:                     # optional; default: classifier::DefaultModelQuestions()
+//         - id: pii.health             # required; a category's name for kind category
+//           kind: category             # required: level | difficulty | category
+//           text: Does the conversation above contain health data? Answer yes or no.
+//           labels: { "yes": 1, "no": 0 }  # required, in order: word -> value
+//           level: restricted          # category: the level of a yes (default confidential)
+//           threshold: 0.5             # category: p(yes) at which it counts (0..1)
 //
 // Durations are whole milliseconds in keys ending in `_ms`. Unknown keys, duplicate keys,
 // wrong types and out-of-range values are errors; every error names file, line, column and
@@ -70,6 +83,7 @@
 
 #include "absl/status/statusor.h"
 #include "classifier/level.h"
+#include "classifier/model_stage.h"
 
 namespace airlock::gateway {
 
@@ -145,6 +159,14 @@ struct AuditConfig {
   std::chrono::milliseconds checkpoint_interval{10000};
 };
 
+struct ModelStageConfig {
+  std::string target;
+  std::chrono::milliseconds timeout{2000};
+  bool fail_closed = true;
+  bool keep_prefill = true;
+  std::vector<classifier::ModelQuestion> questions;  // empty: the defaults
+};
+
 struct LimitsConfig {
   int max_message_bytes = 4 << 20;
   int max_concurrent_streams = 100;
@@ -166,6 +188,7 @@ struct Config {
   std::string log_level = "info";  // debug, info, warn or error
   std::chrono::milliseconds shutdown_grace{10000};
   int workers = 2;
+  std::optional<ModelStageConfig> model_stage;
 };
 
 // Parses YAML text; relative file paths are resolved against base_dir (kept relative when

@@ -143,7 +143,33 @@ void Exchange::Stage(const char* name, Clock::time_point begin) {
   if (services_.metrics) services_.metrics->ObserveStage(name, seconds);
 }
 
-absl::StatusOr<Prepared> Exchange::Prepare(const v1::ChatRequest& request) {
+void Exchange::Prepare(const v1::ChatRequest& request, Clock::time_point deadline,
+                       std::function<void(absl::StatusOr<Prepared>)> next) {
+  absl::StatusOr<Prepared> p = Assess(request);
+  const classifier::ModelStage* stage = services_.model_stage;
+  if (!p.ok() || stage == nullptr) {
+    if (p.ok()) Decide(request, &*p);
+    return next(std::move(p));
+  }
+  // The model stage, within its time budget; the rest continues on the engine's thread.
+  const ModelStageConfig& mc = *services_.config->model_stage;
+  auto held = std::make_shared<std::pair<v1::ChatRequest, Prepared>>(request, *std::move(p));
+  const Clock::time_point t = Clock::now();
+  const bool generates = method_ == "Chat" || method_ == "ChatStream";
+  stage->Assess(request, std::min(deadline, t + mc.timeout), generates,
+                [this, held, t, fail_closed = mc.fail_closed,
+                 next = std::move(next)](absl::StatusOr<classifier::ModelVerdict> verdict) {
+                  {
+                    std::lock_guard<std::mutex> lock(mu_);
+                    Stage("model", t);
+                  }
+                  classifier::MergeModelVerdict(verdict, fail_closed, &held->second.assessment);
+                  Decide(held->first, &held->second);
+                  next(std::move(held->second));
+                });
+}
+
+absl::StatusOr<Prepared> Exchange::Assess(const v1::ChatRequest& request) {
   if (absl::Status valid = ValidateRequest(request); !valid.ok()) return valid;
   std::lock_guard<std::mutex> lock(mu_);
   Prepared p;
@@ -157,11 +183,19 @@ absl::StatusOr<Prepared> Exchange::Prepare(const v1::ChatRequest& request) {
   auto t = Clock::now();
   p.assessment = p.policy->classifier->Assess(request);
   Stage("assess", t);
+  return p;
+}
+
+void Exchange::Decide(const v1::ChatRequest& request, Prepared* prepared) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Prepared& p = *prepared;
   level_ = std::string(classifier::LevelName(p.assessment.level));
+  model_ = p.assessment.model.outcome;
   difficulty_ = p.assessment.difficulty;
   for (const auto& f : p.assessment.findings) ++categories_[f.category];
+  for (const auto& c : p.assessment.model.categories) ++categories_[c.category];
 
-  t = Clock::now();
+  auto t = Clock::now();
   p.facts =
       router::RequestFactsOf(request, principal_.tenant, principal_.subject, principal_.labels);
   p.decision = router::Decide(*p.policy, p.assessment, p.facts);
@@ -188,7 +222,6 @@ absl::StatusOr<Prepared> Exchange::Prepare(const v1::ChatRequest& request) {
   p.result = router::ApplyTransform(p.decision.transform, p.assessment,
                                     clearance.value_or(classifier::Level::kPublic), &p.transformed);
   Stage("transform", t);
-  return p;
 }
 
 void Exchange::FillRoute(const RouteTrace* trace, v1::RouteInfo* out) const {
@@ -256,6 +289,7 @@ void Exchange::Finish(const absl::Status& status, std::string_view outcome) {
   r.policy_hash = policy_hash_;
   r.rule_id = rule_id_;
   r.level = level_;
+  r.model = model_;
   r.categories = categories_;
   r.difficulty = difficulty_;
   r.target = trace_.target;

@@ -17,6 +17,7 @@
 #include "airlock/v1/admin.pb.h"
 #include "airlock/v1/gateway.pb.h"
 #include "classifier/classifier.h"
+#include "classifier/model_stage.h"
 #include "gateway/audit/audit_log.h"
 #include "gateway/auth.h"
 #include "gateway/config.h"
@@ -61,6 +62,8 @@ struct Services {
   TargetRegistry* targets = nullptr;
   AuditLog* audit = nullptr;
   Metrics* metrics = nullptr;
+  // The classifier's model stage (config classifier.model); null without one.
+  const classifier::ModelStage* model_stage = nullptr;
 };
 
 // Checks the request's shape. INVALID_ARGUMENT naming the field ("messages[2].role: ...").
@@ -87,8 +90,13 @@ class Exchange {
   const Services& services() const { return services_; }
 
   void SetPrincipal(const Principal& principal) { principal_ = principal; }
-  // Validates, assesses, decides and transforms, timing each stage.
-  absl::StatusOr<Prepared> Prepare(const v1::ChatRequest& request);
+  // Validates, assesses, decides and transforms, timing each stage, and passes the result to
+  // `next`: at once on this thread, or — with the classifier's model stage
+  // (Services::model_stage) — from the engine's thread once the model has answered or failed
+  // (within min(deadline, classifier.model.timeout_ms); its failure fails closed or open as
+  // configured, and the audit record says which). The exchange must outlive `next`.
+  void Prepare(const v1::ChatRequest& request, Clock::time_point deadline,
+               std::function<void(absl::StatusOr<Prepared>)> next);
 
   // Fills RouteInfo from the decision and the dispatch trace.
   void FillRoute(const RouteTrace* trace, v1::RouteInfo* out) const;
@@ -101,7 +109,9 @@ class Exchange {
   void Finish(const absl::Status& status, std::string_view outcome = {});
 
  private:
-  void Stage(const char* name, Clock::time_point begin);
+  void Stage(const char* name, Clock::time_point begin);            // mu_ held
+  absl::StatusOr<Prepared> Assess(const v1::ChatRequest& request);  // validate, detectors
+  void Decide(const v1::ChatRequest& request, Prepared* prepared);  // decide, transform
 
   const Services& services_;
   const std::string method_;
@@ -112,6 +122,7 @@ class Exchange {
   bool finished_ = false;
   // From Prepare.
   std::string policy_hash_, rule_id_, level_ = "public", transform_ = "none", content_hmac_;
+  std::string model_;  // the model stage's outcome; empty: none ran
   std::map<std::string, int> categories_;
   float difficulty_ = 0;
   // From dispatch.

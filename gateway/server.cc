@@ -18,6 +18,7 @@
 #include "gateway/pipeline.h"
 #include "gateway/policy_watcher.h"
 #include "gateway/targets/factory.h"
+#include "gateway/targets/local_target.h"
 
 namespace airlock::gateway {
 
@@ -55,6 +56,9 @@ struct Server::Impl {
   boost::asio::io_context io;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> workers;
+  // Before the targets: the model stage runs on a local target's runtime, which must stop
+  // (ending the stage's requests) before the stage goes.
+  std::unique_ptr<classifier::ModelStage> model_stage;
   std::unique_ptr<TargetRegistry> targets;
   std::unique_ptr<AuditLog> audit;
   Metrics metrics;
@@ -126,16 +130,18 @@ class Admission {
 };
 
 // Runs the steps shared by every Gateway method up to (not including) dispatch: admission,
-// authentication, and — for methods that decide — validation, assessment, decision and
-// transform. Fails with the status to return; the exchange records the outcome.
-absl::StatusOr<Prepared> Begin(Impl* impl, const grpc::CallbackServerContext* ctx,
-                               const Admission& admission, Exchange& exchange,
-                               const v1::ChatRequest& request) {
-  if (!admission.status().ok()) return admission.status();
+// authentication, and — for methods that decide — validation, assessment (with the model
+// stage, when configured), decision and transform. `next` gets the prepared request or the
+// status to return: on this thread, or on the engine's after the model stage. The exchange
+// records the outcome and must outlive `next`.
+void Begin(Impl* impl, const grpc::CallbackServerContext* ctx, const Admission& admission,
+           Exchange& exchange, const v1::ChatRequest& request,
+           std::function<void(absl::StatusOr<Prepared>)> next) {
+  if (!admission.status().ok()) return next(admission.status());
   auto principal = impl->Authenticate(ctx);
-  if (!principal.ok()) return principal.status();
+  if (!principal.ok()) return next(principal.status());
   exchange.SetPrincipal(*principal);
-  return exchange.Prepare(request);
+  exchange.Prepare(request, DeadlineOf(ctx), std::move(next));
 }
 
 // Chat and ChatStream share this: a dispatch whose deltas are restored and handed to the
@@ -145,7 +151,7 @@ class ChatCall : public DispatchSink {
   using Emit = std::function<void(v1::ChatStreamResponse)>;
   using Done = std::function<void(const absl::Status&)>;
 
-  ChatCall(std::unique_ptr<Exchange> exchange, Prepared prepared, Emit emit, Done done)
+  ChatCall(std::shared_ptr<Exchange> exchange, Prepared prepared, Emit emit, Done done)
       : exchange_(std::move(exchange)),
         prepared_(std::move(prepared)),
         restorer_(&prepared_.result.pseudonyms),
@@ -188,7 +194,7 @@ class ChatCall : public DispatchSink {
   }
 
  private:
-  std::unique_ptr<Exchange> exchange_;
+  std::shared_ptr<Exchange> exchange_;
   Prepared prepared_;
   AnswerRestorer restorer_;
   Emit emit_;
@@ -239,21 +245,25 @@ absl::Status DeniedStatus(const router::Decision& d) {
 void StartChat(Impl* impl, const grpc::CallbackServerContext* ctx, const Admission& admission,
                const char* method, bool stream, const v1::ChatRequest& request, ChatCall::Emit emit,
                ChatCall::Done done, Cancellable* cancel) {
-  auto exchange = std::make_unique<Exchange>(impl->services, method);
-  auto prepared = Begin(impl, ctx, admission, *exchange, request);
-  absl::Status refused = !prepared.ok()            ? prepared.status()
-                         : prepared->decision.deny ? DeniedStatus(prepared->decision)
-                                                   : absl::OkStatus();
-  if (!refused.ok()) {
-    exchange->Finish(refused);
-    done(refused);
-    return;
-  }
-  auto call = std::make_shared<ChatCall>(std::move(exchange), std::move(*prepared), std::move(emit),
-                                         std::move(done));
-  const Prepared& p = call->prepared();
-  cancel->SetCall(Dispatch(*impl->targets, p.transformed, p.result.remaining_level,
-                           p.decision.targets, DeadlineOf(ctx), stream, call, &impl->metrics));
+  auto exchange = std::make_shared<Exchange>(impl->services, method);
+  const Clock::time_point deadline = DeadlineOf(ctx);
+  Begin(impl, ctx, admission, *exchange, request,
+        [impl, deadline, stream, cancel, exchange, emit = std::move(emit),
+         done = std::move(done)](absl::StatusOr<Prepared> prepared) mutable {
+          absl::Status refused = !prepared.ok()            ? prepared.status()
+                                 : prepared->decision.deny ? DeniedStatus(prepared->decision)
+                                                           : absl::OkStatus();
+          if (!refused.ok()) {
+            exchange->Finish(refused);
+            done(refused);
+            return;
+          }
+          auto call = std::make_shared<ChatCall>(std::move(exchange), std::move(*prepared),
+                                                 std::move(emit), std::move(done));
+          const Prepared& p = call->prepared();
+          cancel->SetCall(Dispatch(*impl->targets, p.transformed, p.result.remaining_level,
+                                   p.decision.targets, deadline, stream, call, &impl->metrics));
+        });
 }
 
 // Reactors may call Finish in their constructor: gRPC holds such operations until the
@@ -360,56 +370,70 @@ class GatewayService final : public v1::Gateway::CallbackService {
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* ctx,
                                      const v1::ChatRequest* request,
                                      v1::ClassifyResponse* response) override {
-    Admission admission(impl_);
-    Exchange exchange(impl_->services, "Classify");
-    auto prepared = Begin(impl_, ctx, admission, exchange, *request);
-    if (prepared.ok()) {
-      classifier::ToProto(prepared->assessment, response->mutable_assessment());
-      response->set_request_id(exchange.request_id());
-    }
-    return Respond(ctx, exchange, prepared.status());
+    auto call = std::make_shared<UnaryCall>(impl_, "Classify");
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    Begin(impl_, ctx, call->admission, call->exchange, *request,
+          [call, reactor, response](absl::StatusOr<Prepared> prepared) {
+            if (prepared.ok()) {
+              classifier::ToProto(prepared->assessment, response->mutable_assessment());
+              response->set_request_id(call->exchange.request_id());
+            }
+            Respond(reactor, call->exchange, prepared.status());
+          });
+    return reactor;
   }
 
   grpc::ServerUnaryReactor* Route(grpc::CallbackServerContext* ctx, const v1::ChatRequest* request,
                                   v1::RouteResponse* response) override {
-    Admission admission(impl_);
-    Exchange exchange(impl_->services, "Route");
-    auto prepared = Begin(impl_, ctx, admission, exchange, *request);
-    if (prepared.ok()) {
-      const router::Decision& d = prepared->decision;
-      classifier::ToProto(prepared->assessment, response->mutable_assessment());
-      RouteTrace trace;
-      if (!d.deny) {
-        size_t next = 0;
-        if (auto* entry = SelectTarget(*impl_->targets, prepared->result.remaining_level, d.targets,
-                                       &next, &trace)) {
-          trace.target = entry->target->config().name;
-        }
-      }
-      exchange.MarkDispatched(trace);
-      exchange.FillRoute(&trace, response->mutable_route());
-      response->set_denied(d.deny);
-      response->set_denial(d.deny_message);
-      // The same policy snapshot and assessment give the same decision, now with its reasons.
-      std::string explanation =
-          router::Explain(*prepared->policy, prepared->assessment, prepared->facts).explanation;
-      if (!d.deny && trace.target.empty()) {
-        absl::StrAppend(&explanation, "\nno target is cleared for ",
-                        std::string(classifier::LevelName(prepared->result.remaining_level)),
-                        " content: a real request would be refused");
-      }
-      response->set_explanation(explanation);
-    }
-    return Respond(ctx, exchange, prepared.status(), "dry_run");
+    auto call = std::make_shared<UnaryCall>(impl_, "Route");
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    Begin(impl_, ctx, call->admission, call->exchange, *request,
+          [this, call, reactor, response](absl::StatusOr<Prepared> prepared) {
+            if (prepared.ok()) Explain(*prepared, call->exchange, response);
+            Respond(reactor, call->exchange, prepared.status(), "dry_run");
+          });
+    return reactor;
   }
 
  private:
-  grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* ctx, Exchange& exchange,
-                                    const absl::Status& status, std::string_view ok_outcome = {}) {
+  // A unary call's in-flight slot and exchange, kept until it responds.
+  struct UnaryCall {
+    UnaryCall(Impl* impl, const char* method) : admission(impl), exchange(impl->services, method) {}
+    Admission admission;
+    Exchange exchange;
+  };
+
+  // Route's answer: the decision, where it would go, and why.
+  void Explain(const Prepared& prepared, Exchange& exchange, v1::RouteResponse* response) const {
+    const router::Decision& d = prepared.decision;
+    classifier::ToProto(prepared.assessment, response->mutable_assessment());
+    RouteTrace trace;
+    if (!d.deny) {
+      size_t next = 0;
+      if (auto* entry = SelectTarget(*impl_->targets, prepared.result.remaining_level, d.targets,
+                                     &next, &trace)) {
+        trace.target = entry->target->config().name;
+      }
+    }
+    exchange.MarkDispatched(trace);
+    exchange.FillRoute(&trace, response->mutable_route());
+    response->set_denied(d.deny);
+    response->set_denial(d.deny_message);
+    // The same policy snapshot and assessment give the same decision, now with its reasons.
+    std::string explanation =
+        router::Explain(*prepared.policy, prepared.assessment, prepared.facts).explanation;
+    if (!d.deny && trace.target.empty()) {
+      absl::StrAppend(&explanation, "\nno target is cleared for ",
+                      std::string(classifier::LevelName(prepared.result.remaining_level)),
+                      " content: a real request would be refused");
+    }
+    response->set_explanation(explanation);
+  }
+
+  static void Respond(grpc::ServerUnaryReactor* reactor, Exchange& exchange,
+                      const absl::Status& status, std::string_view ok_outcome = {}) {
     exchange.Finish(status, status.ok() ? ok_outcome : std::string_view());
-    auto* reactor = ctx->DefaultReactor();
     reactor->Finish(ToGrpc(status));
-    return reactor;
   }
 
   Impl* impl_;
@@ -508,6 +532,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
     targets.push_back(std::move(*t));
   }
   impl->targets = std::make_unique<TargetRegistry>(std::move(targets));
+  if (c.model_stage) {  // the config checked that the target exists and is local
+    const TargetRegistry::Entry* entry = impl->targets->Find(c.model_stage->target);
+    auto* local = entry != nullptr ? dynamic_cast<LocalTarget*>(entry->target.get()) : nullptr;
+    if (local == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(c.path, ": classifier.model.target: '",
+                                                     c.model_stage->target,
+                                                     "' is not a local target"));
+    }
+    auto stage = classifier::ModelStage::Create(
+        &local->runtime(), c.model_stage->keep_prefill ? &local->prefills() : nullptr,
+        c.model_stage->questions.empty() ? classifier::DefaultModelQuestions()
+                                         : c.model_stage->questions);
+    if (!stage.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(c.path, ": classifier.model: ", stage.status().message()));
+    }
+    impl->model_stage = *std::move(stage);
+  }
 
   impl->policies = std::make_unique<PolicyStore>(c.policy_path, impl->targets->names());
   if (auto loaded = impl->policies->Reload(); !loaded.ok()) return loaded.status();
@@ -516,8 +558,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
   if (!audit.ok()) return audit.status();
   impl->audit = std::move(*audit);
 
-  impl->services = Services{&impl->config,       impl->auth.get(),  impl->policies.get(),
-                            impl->targets.get(), impl->audit.get(), &impl->metrics};
+  impl->services =
+      Services{&impl->config,     impl->auth.get(), impl->policies.get(),   impl->targets.get(),
+               impl->audit.get(), &impl->metrics,   impl->model_stage.get()};
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

@@ -46,6 +46,7 @@ std::string EncodeAuditRecord(const AuditRecord& r) {
   j["policy_hash"] = r.policy_hash;
   j["rule_id"] = r.rule_id;
   j["level"] = r.level;
+  if (!r.model.empty()) j["model"] = r.model;
   j["categories"] = nlohmann::ordered_json::object();
   for (const auto& [k, v] : r.categories) j["categories"][k] = v;
   j["difficulty"] = Round(r.difficulty, 1e4);
@@ -83,6 +84,7 @@ absl::StatusOr<AuditRecord> DecodeAuditRecord(std::string_view line) {
     Get(j, "policy_hash", &r.policy_hash);
     Get(j, "rule_id", &r.rule_id);
     Get(j, "level", &r.level);
+    Get(j, "model", &r.model);
     Get(j, "categories", &r.categories);
     Get(j, "difficulty", &r.difficulty);
     Get(j, "target", &r.target);

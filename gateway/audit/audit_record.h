@@ -27,7 +27,10 @@ struct AuditRecord {
   std::string method;       // "Chat", "ChatStream", "Classify", "Route"
   std::string policy_hash;  // SHA-256 hex of the policy that decided
   std::string rule_id;
-  std::string level;                      // "public" .. "restricted"
+  std::string level;  // "public" .. "restricted"
+  // The classifier's model stage: "ok", "failed_closed" (level raised to restricted) or
+  // "failed_open"; empty (and left out of the JSON) when none ran.
+  std::string model;
   std::map<std::string, int> categories;  // finding category -> count
   double difficulty = 0;
   std::string target;                  // empty when nothing was dispatched

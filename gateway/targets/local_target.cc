@@ -100,7 +100,10 @@ absl::StatusOr<std::unique_ptr<LocalTarget>> LocalTarget::Create(const TargetCon
 
 LocalTarget::LocalTarget(TargetConfig config, std::unique_ptr<engine::Model> model,
                          std::unique_ptr<engine::Tokenizer> tokenizer)
-    : config_(std::move(config)), model_(std::move(model)), tokenizer_(std::move(tokenizer)) {
+    : config_(std::move(config)),
+      model_(std::move(model)),
+      tokenizer_(std::move(tokenizer)),
+      prefills_(static_cast<size_t>(config_.engine.max_sequences), std::chrono::seconds(10)) {
   for (const char* stop : {"<|im_end|>", "</s>"}) {
     if (auto id = tokenizer_->TokenId(stop)) stop_ids_.push_back(*id);
   }
@@ -126,6 +129,9 @@ void LocalTarget::FillStatus(v1::TargetStatus* status) const {
   e->set_state_budget_bytes(runtime_->options().memory_bytes);
   e->set_steps(s.steps);
   e->set_max_step_requests(static_cast<uint32_t>(s.max_step_sequences));
+  const engine::PrefixCache::Stats p = prefills_.stats();
+  e->set_prefills_reused(p.hits);
+  e->set_prefills_dropped(p.dropped);
 }
 
 std::shared_ptr<TargetCall> LocalTarget::Start(const v1::ChatRequest& r, Clock::time_point deadline,
@@ -133,6 +139,7 @@ std::shared_ptr<TargetCall> LocalTarget::Start(const v1::ChatRequest& r, Clock::
   classifier::ChatPrompt chat = classifier::ChatPromptOf(r);
   engine::RuntimeRequest req;
   req.prompt = tokenizer_->Encode(classifier::RenderForGeneration(chat));
+  req.start = prefills_.Take(req.prompt);
   std::vector<engine::ChatTool>& tools = chat.tools;
   auto call = std::make_shared<Call>(absl::StrCat("target '", config_.name, "'"), stream,
                                      std::move(sink), tools, req.prompt.size());

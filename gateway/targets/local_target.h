@@ -17,12 +17,17 @@
 // deadline passing (queued or generating) → DEADLINE_EXCEEDED; Cancel → CANCELLED before the
 // next step, its sequence freed. An engine error fails the calls of that step (INTERNAL) and
 // nothing else.
+//
+// With the classifier's model stage on this target, a call whose prompt begins with the
+// conversation the stage has just prefilled starts from that prefill (same tokens as a fresh
+// one; Admin.Status counts them as prefills_reused).
 #pragma once
 
 #include <memory>
 
 #include "absl/status/statusor.h"
 #include "engine/model.h"
+#include "engine/prefix_cache.h"
 #include "engine/runtime.h"
 #include "engine/tokenizer.h"
 #include "gateway/targets/target.h"
@@ -40,6 +45,12 @@ class LocalTarget : public Target {
                                     bool stream, std::shared_ptr<ChatSink> sink) override;
   void FillStatus(v1::TargetStatus* status) const override;  // the engine's backend and load
 
+  // For the classifier's model stage (classifier/model_stage.h): the runtime it scores on, and
+  // the cache where it leaves a request's prefill; Start takes the longest prefill there that
+  // begins its prompt, and generates from it.
+  engine::Runtime& runtime() { return *runtime_; }
+  engine::PrefixCache& prefills() { return prefills_; }
+
  private:
   class Call;
   LocalTarget(TargetConfig config, std::unique_ptr<engine::Model> model,
@@ -49,6 +60,7 @@ class LocalTarget : public Target {
   const std::unique_ptr<engine::Model> model_;
   const std::unique_ptr<engine::Tokenizer> tokenizer_;
   std::vector<int32_t> stop_ids_;             // <|im_end|>, </s>
+  engine::PrefixCache prefills_;              // up to max_sequences, for 10 s each
   std::unique_ptr<engine::Runtime> runtime_;  // last: destroyed first, while the rest lives
 };
 

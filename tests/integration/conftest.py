@@ -92,6 +92,8 @@ class Gateway:
             if "local" in t:  # the in-process engine on a model folder
                 lines += [f"  - name: {t['name']}", "    kind: local", f"    model: {t['local']}",
                           f"    clearance: {t.get('clearance', 'public')}"]
+                if "engine" in t:
+                    lines.append(f"    engine: {t['engine']}")
                 continue
             lines += [f"  - name: {t['name']}", "    kind: openai",
                       f"    base_url: {t['url']}", f"    model: {t.get('model', 'm')}",
@@ -106,6 +108,8 @@ class Gateway:
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines) + "\n")
         port_file = os.path.join(tmp, "airlockd.port")
+        if os.path.exists(port_file):  # a gateway started before in this folder
+            os.remove(port_file)
         self.log_path = os.path.join(tmp, "airlockd.log")
         self.proc = subprocess.Popen(
             [os.environ["AIRLOCKD"], "--config", self.config_path, "--port-file", port_file],
@@ -145,6 +149,15 @@ class Gateway:
 def tmp():
     with tempfile.TemporaryDirectory(prefix="airlock-it-") as d:
         yield d
+
+
+@pytest.fixture
+def model(tmp_path):
+    """`airlock model synth`'s tiny model (random weights) in a fresh folder."""
+    path = tmp_path / "tiny"
+    subprocess.run([os.environ["AIRLOCK_CLI"], "model", "synth", str(path)], check=True,
+                   capture_output=True)
+    return str(path)
 
 
 @pytest.fixture

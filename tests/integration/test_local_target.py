@@ -5,7 +5,6 @@ mechanics are not): unary and streamed answers with usage, the same text both wa
 seed, deadlines, and a policy that keeps confidential requests on the local target.
 """
 import os
-import subprocess
 
 import grpc
 import pytest
@@ -26,13 +25,6 @@ rules:
 default:
   route: nano
 """
-
-
-@pytest.fixture
-def model(tmp_path):
-    path = tmp_path / "tiny"
-    subprocess.run([CLI, "model", "synth", str(path)], check=True, capture_output=True)
-    return str(path)
 
 
 def test_unary_and_stream_answers_from_the_local_engine(start_gateway, model):

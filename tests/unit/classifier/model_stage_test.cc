@@ -53,7 +53,8 @@ class ModelStageTest : public ::testing::Test {
                                           std::chrono::steady_clock::time_point deadline =
                                               std::chrono::steady_clock::time_point::max()) {
     std::promise<absl::StatusOr<ModelVerdict>> p;
-    stage.Assess(r, deadline, [&](absl::StatusOr<ModelVerdict> v) { p.set_value(std::move(v)); });
+    stage.Assess(r, deadline, /*keep_prefill=*/true,
+                 [&](absl::StatusOr<ModelVerdict> v) { p.set_value(std::move(v)); });
     return p.get_future().get();
   }
 

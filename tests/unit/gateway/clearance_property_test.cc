@@ -174,7 +174,9 @@ TEST_F(ClearanceProperty, NoPolicyCanSendAValueAboveTheTargetsClearance) {
 
     for (const v1::ChatRequest& request : requests) {
       Exchange exchange(services, "Chat");
-      auto prepared = exchange.Prepare(request);
+      absl::StatusOr<Prepared> prepared = absl::UnknownError("not prepared");
+      exchange.Prepare(request, Clock::time_point::max(),  // no model stage: at once
+                       [&](absl::StatusOr<Prepared> p) { prepared = std::move(p); });
       ASSERT_TRUE(prepared.ok()) << prepared.status();
       if (prepared->decision.deny) continue;
       auto rec = std::make_shared<Recorder>();

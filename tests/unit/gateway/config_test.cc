@@ -418,6 +418,54 @@ TEST_F(ConfigTest, LocalTargets) {
             "t.yaml:1:47: targets[0].base_url: not allowed for kind local");
 }
 
+TEST_F(ConfigTest, ModelStage) {
+  std::filesystem::create_directory(dir_ + "/nano");
+  const std::string targets =
+      "targets: [{name: nano, kind: local, model: nano}, "
+      "{name: s, kind: openai, base_url: 'http://h', model: m}]\npolicy: p\naudit: {path: a}\n";
+  absl::StatusOr<Config> c = Parse(targets);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->model_stage.has_value());
+  c = Parse(targets + "classifier: {model: {target: nano}}\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->model_stage.has_value());
+  EXPECT_EQ(c->model_stage->timeout, std::chrono::milliseconds(2000));
+  EXPECT_TRUE(c->model_stage->fail_closed);
+  EXPECT_TRUE(c->model_stage->keep_prefill);
+  EXPECT_TRUE(c->model_stage->questions.empty());  // the defaults
+  c = Parse(targets +
+            "classifier:\n  model:\n    target: nano\n    timeout_ms: 50\n"
+            "    on_failure: fail_open\n    keep_prefill: false\n    questions:\n"
+            "      - id: pii.health\n        kind: category\n        text: Health data?\n"
+            "        labels: {yes: 1, no: 0}\n        level: restricted\n        threshold: 0.7\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model_stage->timeout, std::chrono::milliseconds(50));
+  EXPECT_FALSE(c->model_stage->fail_closed);
+  EXPECT_FALSE(c->model_stage->keep_prefill);
+  ASSERT_EQ(c->model_stage->questions.size(), 1u);
+  const classifier::ModelQuestion& q = c->model_stage->questions[0];
+  EXPECT_EQ(q.kind, classifier::ModelQuestion::Kind::kCategory);
+  EXPECT_EQ(q.id, "pii.health");
+  ASSERT_EQ(q.labels.size(), 2u);
+  EXPECT_EQ(q.labels[0].word, "yes");
+  EXPECT_EQ(q.labels[1].value, 0.0f);
+  EXPECT_EQ(q.level, classifier::Level::kRestricted);
+  EXPECT_FLOAT_EQ(q.threshold, 0.7f);
+
+  EXPECT_EQ(Error(targets + "classifier: {model: {target: s}}\n"),
+            "t.yaml:4:30: classifier.model.target: no target of kind local is named 's'");
+  EXPECT_EQ(Error(targets + "classifier: {model: {target: nano, on_failure: shrug}}\n"),
+            "t.yaml:4:48: classifier.model.on_failure: expected fail_closed or fail_open, got "
+            "'shrug'");
+  EXPECT_EQ(Error(targets + "classifier: {model: {target: nano, questions: [{id: d, kind: "
+                            "difficulty, text: t, labels: {easy: 0, hard: x}}]}}\n"),
+            "t.yaml:4:107: classifier.model.questions[0].labels.hard: expected a number, got "
+            "'x'");
+  EXPECT_EQ(Error(targets + "classifier: {model: {target: nano, questions: [{id: c, kind: "
+                            "category, text: t, labels: {yes: 1}, threshold: 2}]}}\n"),
+            "t.yaml:4:110: classifier.model.questions[0].threshold: 2 is out of range (0 to 1)");
+}
+
 TEST_F(ConfigTest, ApiKeyFromEnvironment) {
   unsetenv("AIRLOCK_TEST_UNSET_KEY");
   std::string yaml =
