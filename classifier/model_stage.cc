@@ -114,11 +114,7 @@ void ModelStage::Assess(const v1::ChatRequest& request,
   const auto granule =
       static_cast<size_t>(std::max<int64_t>(1, runtime_->backend().prefill_granule()));
   asked->fork_at = asked->conversation.size() / granule * granule;
-  if (asked->fork_at == 0) {  // too short to share: every question from scratch
-    for (size_t q = 0; q < questions_.size(); ++q) Ask(asked, q, nullptr);
-  } else {  // the first question prefills the conversation; the others start from its fork
-    Ask(asked, 0, nullptr);
-  }
+  Ask(asked, 0, nullptr);  // the first question prefills the conversation; the others follow
 }
 
 void ModelStage::Ask(const std::shared_ptr<Asked>& asked, size_t q,
@@ -129,19 +125,34 @@ void ModelStage::Ask(const std::shared_ptr<Asked>& asked, size_t q,
   r.options.max_tokens = 0;
   r.deadline = asked->deadline;
   r.start = std::move(start);
-  if (q == 0 && asked->fork_at > 0) {
-    r.fork_at = static_cast<int64_t>(asked->fork_at);
-    r.on_fork = [this, asked](absl::StatusOr<std::unique_ptr<engine::Sequence>> fork) {
-      for (size_t k = 1; k < questions_.size(); ++k) {
-        absl::StatusOr<std::unique_ptr<engine::Sequence>> copy =
-            fork.ok() ? runtime_->backend().Fork(**fork) : fork.status();
-        Ask(asked, k, copy.ok() ? *std::move(copy) : nullptr);  // no copy: from scratch
+  if (q == 0) {
+    // The first question forks at the last chunk edge inside the conversation (kept for the
+    // generation) and at the conversation's end (where the other questions start); one fork
+    // serves both when the conversation ends on a chunk edge.
+    const auto end = static_cast<int64_t>(asked->conversation.size());
+    const auto keep_at = static_cast<int64_t>(asked->fork_at);
+    if (asked->keep && keep_at > 0) r.forks.push_back(keep_at);
+    if (questions_.size() > 1 && (r.forks.empty() || r.forks.back() < end)) r.forks.push_back(end);
+    r.on_fork = [this, asked, keep_at, end](
+                    int64_t at, absl::StatusOr<std::unique_ptr<engine::Sequence>> fork) {
+      const bool keep_here = asked->keep && at == keep_at;
+      std::unique_ptr<engine::Sequence> seq = fork.ok() ? *std::move(fork) : nullptr;
+      if (at == end && questions_.size() > 1) {
+        for (size_t k = 1; k < questions_.size(); ++k) {
+          std::unique_ptr<engine::Sequence> start;  // null (no copy to be had): from scratch
+          if (seq != nullptr && (k + 1 < questions_.size() || keep_here)) {
+            absl::StatusOr<std::unique_ptr<engine::Sequence>> copy = runtime_->backend().Fork(*seq);
+            if (copy.ok()) start = *std::move(copy);
+          } else {
+            start = std::move(seq);
+          }
+          Ask(asked, k, std::move(start));
+        }
       }
-      if (fork.ok() && asked->keep) {
-        cache_->Put(std::vector<int32_t>(
-                        asked->conversation.begin(),
-                        asked->conversation.begin() + static_cast<std::ptrdiff_t>(asked->fork_at)),
-                    *std::move(fork));
+      if (keep_here && seq != nullptr) {
+        cache_->Put(
+            std::vector<int32_t>(asked->conversation.begin(), asked->conversation.begin() + at),
+            std::move(seq));
         std::lock_guard<std::mutex> lock(asked->mu);
         asked->reused = true;
       }

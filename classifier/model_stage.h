@@ -11,10 +11,10 @@
 //   - category: yes / no; "yes" at `threshold` or above adds the category at its level.
 //
 // One prefill serves all questions and the generation: the conversation is prefilled once, by
-// the first question, whose sequence forks at the last chunk edge inside the conversation
-// (engine/runtime.h, fork_at); the other questions start from copies of that fork, and the fork
-// itself goes to the PrefixCache, from which the local target's generation of the same request
-// starts (same tokens as a fresh prefill: the fork is at a chunk edge).
+// the first question, whose sequence forks (engine/runtime.h, forks) at the conversation's end,
+// where the other questions start from copies, and at the last chunk edge inside it: that fork
+// goes to the PrefixCache, from which the local target's generation of the same request starts
+// (the same tokens as a fresh prefill, since the fork is at a chunk edge).
 //
 // Thread-safety: Assess may be called from any thread. `done` runs once, on the runtime's
 // thread (on the caller's when the runtime refuses a question at once) and must not block.

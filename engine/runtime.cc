@@ -18,7 +18,7 @@ struct Runtime::Job {
   size_t prefilled = 0;                     // prompt tokens fed so far
   int32_t next = 0;                         // the sampled token to feed (once the prompt is done)
   std::unique_ptr<Decoding> decoding;
-  bool forked = false;  // on_fork called
+  size_t forked = 0;  // forks made so far
 
   bool prefilling() const { return prefilled < request.prompt.size(); }
 };
@@ -67,11 +67,13 @@ absl::StatusOr<std::shared_ptr<RuntimeCall>> Runtime::Submit(RuntimeRequest requ
                                           " tokens; it must hold fewer than the prompt's ",
                                           prompt_size));
   }
-  if (request.fork_at != 0 &&
-      (request.fork_at <= start || request.fork_at > prompt_size || !request.on_fork)) {
-    return absl::InvalidArgumentError(Cat("fork_at ", request.fork_at, " must be past the start (",
-                                          start, ") and within the prompt (", prompt_size,
-                                          " tokens), with on_fork set"));
+  for (size_t i = 0; i < request.forks.size(); ++i) {
+    const int64_t at = request.forks[i];
+    if (at <= (i > 0 ? request.forks[i - 1] : start) || at > prompt_size || !request.on_fork) {
+      return absl::InvalidArgumentError(Cat("fork ", i, " at ", at, " must be past the start (",
+                                            start, ") and the fork before it, within the prompt (",
+                                            prompt_size, " tokens), with on_fork set"));
+    }
   }
   auto seq = std::make_unique<Job>();
   seq->bytes = backend_.SequenceBytes(tokens);
@@ -193,8 +195,10 @@ void Runtime::RunStep(std::vector<std::unique_ptr<Job>>& running) {
     const size_t fits = std::min(seq->prefilled + budget, p.size());
     size_t end = fits < p.size() ? fits - fits % granule : fits;
     if (end <= seq->prefilled) end = seq->prefilled % granule == 0 ? seq->prefilled : fits;
-    const auto fork_at = static_cast<size_t>(seq->request.fork_at);
-    if (seq->prefilled < fork_at && end > fork_at) end = fork_at;
+    const std::vector<int64_t>& forks = seq->request.forks;
+    if (seq->forked < forks.size()) {
+      end = std::min(end, static_cast<size_t>(forks[seq->forked]));
+    }
     if (end <= seq->prefilled) continue;
     const size_t take = end - seq->prefilled;
     if (seq->state == nullptr) {  // starting: its memory (the whole KV cache) allocated now
@@ -235,10 +239,9 @@ void Runtime::RunStep(std::vector<std::unique_ptr<Job>>& running) {
     for (Job* seq : stepped) end(seq, absl::InternalError(logits.status().message()));
   } else {
     for (Job* seq : stepped) {
-      if (seq->request.fork_at != 0 &&
-          seq->prefilled == static_cast<size_t>(seq->request.fork_at) && !seq->forked) {
-        seq->forked = true;
-        seq->request.on_fork(backend_.Fork(*seq->state));
+      const std::vector<int64_t>& forks = seq->request.forks;
+      if (seq->forked < forks.size() && seq->prefilled == static_cast<size_t>(forks[seq->forked])) {
+        seq->request.on_fork(forks[seq->forked++], backend_.Fork(*seq->state));
       }
     }
     for (size_t k = 0; k < with_logits.size(); ++k) {

@@ -72,16 +72,17 @@ struct RuntimeRequest {
   //   - start: a sequence of this backend (a fork, below) that already holds the first
   //     start->position tokens of `prompt` (fewer than all of them); the runtime feeds the
   //     rest. Its memory is reserved like a fresh one's. Null: a fresh sequence.
-  //   - fork_at, on_fork: once the prefill has fed fork_at prompt tokens (0 < fork_at <=
-  //     prompt size; a multiple of Backend::prefill_granule() for a fork that later gives the
-  //     bits of a fresh prefill), on_fork receives a copy of the sequence there (or the
-  //     backend's error). The copy's memory is the caller's until it comes back as `start`.
+  //   - forks, on_fork: once the prefill has fed each of `forks` prompt tokens (ascending,
+  //     each past the start and at most the prompt's size; a multiple of
+  //     Backend::prefill_granule() for a fork that later gives the bits of a fresh prefill),
+  //     on_fork receives that position and a copy of the sequence there (or the backend's
+  //     error). A copy's memory is the caller's until it comes back as `start`.
   //   - on_prompt_logits: the last prompt token's logits (vocab_size floats), before the first
   //     token is sampled; false ends the request there (OK, no tokens, finish_reason "stop").
   // All callbacks run on the runtime's thread and must not block.
   std::unique_ptr<Sequence> start;
-  int64_t fork_at = 0;
-  std::function<void(absl::StatusOr<std::unique_ptr<Sequence>>)> on_fork;
+  std::vector<int64_t> forks;
+  std::function<void(int64_t, absl::StatusOr<std::unique_ptr<Sequence>>)> on_fork;
   std::function<bool(std::span<const float>)> on_prompt_logits;
 };
 

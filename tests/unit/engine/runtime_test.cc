@@ -331,10 +331,13 @@ TEST_F(RuntimeTest, APrefillForkedAndReusedGivesWhatAFreshPrefillGives) {
   std::vector<float> score_logits;
   std::unique_ptr<Sequence> fork;
   RuntimeRequest r = Request(question, Greedy(0), &scored);
-  r.fork_at = static_cast<int64_t>(fork_at);
-  r.on_fork = [&](absl::StatusOr<std::unique_ptr<Sequence>> f) {
+  r.forks = {static_cast<int64_t>(fork_at), static_cast<int64_t>(question.size())};
+  std::vector<int64_t> forked_at;
+  std::unique_ptr<Sequence> end;
+  r.on_fork = [&](int64_t at, absl::StatusOr<std::unique_ptr<Sequence>> f) {
     ASSERT_TRUE(f.ok()) << f.status();
-    fork = *std::move(f);
+    forked_at.push_back(at);
+    (at == static_cast<int64_t>(fork_at) ? fork : end) = *std::move(f);
   };
   r.on_prompt_logits = [&](std::span<const float> logits) {
     score_logits.assign(logits.begin(), logits.end());
@@ -348,6 +351,10 @@ TEST_F(RuntimeTest, APrefillForkedAndReusedGivesWhatAFreshPrefillGives) {
   EXPECT_EQ(score_logits, *model_->Forward(&fresh, question));
   ASSERT_NE(fork, nullptr);
   EXPECT_EQ(fork->position, static_cast<int64_t>(fork_at));
+  EXPECT_EQ(forked_at, (std::vector<int64_t>{static_cast<int64_t>(fork_at),
+                                             static_cast<int64_t>(question.size())}));
+  ASSERT_NE(end, nullptr);  // the whole prompt's sequence: a fork at its end
+  EXPECT_EQ(end->position, static_cast<int64_t>(question.size()));
 
   // The generation starts from the fork: the logits and tokens of a fresh prefill.
   Outcome reused;
@@ -371,8 +378,10 @@ TEST_F(RuntimeTest, APrefillForkedAndReusedGivesWhatAFreshPrefillGives) {
   Outcome goes_on;
   absl::Status fork_status;
   r = Request(chat, Greedy(4), &goes_on);
-  r.fork_at = 16;
-  r.on_fork = [&](absl::StatusOr<std::unique_ptr<Sequence>> f) { fork_status = f.status(); };
+  r.forks = {16};
+  r.on_fork = [&](int64_t, absl::StatusOr<std::unique_ptr<Sequence>> f) {
+    fork_status = f.status();
+  };
   ASSERT_TRUE(runtime.Submit(std::move(r)).ok());
   EXPECT_EQ(goes_on.Wait().tokens, Alone(chat, Greedy(4)).tokens);
   EXPECT_EQ(fork_status, absl::ResourceExhaustedError("no memory for a copy"));
@@ -387,14 +396,18 @@ TEST_F(RuntimeTest, ReuseRequestsThatCannotWorkAreRefused) {
   r.start->position = static_cast<int64_t>(p.size());  // holds the whole prompt already
   EXPECT_EQ(runtime.Submit(std::move(r)).status().code(), absl::StatusCode::kInvalidArgument);
   r = Request(p, Greedy(4), &out);
-  r.fork_at = static_cast<int64_t>(p.size()) + 1;
-  r.on_fork = [](absl::StatusOr<std::unique_ptr<Sequence>>) {};
+  r.forks = {static_cast<int64_t>(p.size()) + 1};  // past the prompt
+  r.on_fork = [](int64_t, absl::StatusOr<std::unique_ptr<Sequence>>) {};
   EXPECT_EQ(runtime.Submit(std::move(r)).status().code(), absl::StatusCode::kInvalidArgument);
   r = Request(p, Greedy(4), &out);
-  r.fork_at = 1;  // no on_fork
+  r.forks = {4, 4};  // not ascending
+  r.on_fork = [](int64_t, absl::StatusOr<std::unique_ptr<Sequence>>) {};
+  EXPECT_EQ(runtime.Submit(std::move(r)).status().code(), absl::StatusCode::kInvalidArgument);
+  r = Request(p, Greedy(4), &out);
+  r.forks = {1};  // no on_fork
   auto refused = runtime.Submit(std::move(r));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(refused.status().message().find("fork_at 1"), std::string::npos) << refused.status();
+  EXPECT_NE(refused.status().message().find("fork 0 at 1"), std::string::npos) << refused.status();
 }
 
 }  // namespace
