@@ -80,6 +80,8 @@ class ModelStage {
               bool keep_prefill, std::function<void(absl::StatusOr<ModelVerdict>)> done) const;
 
   const std::vector<ModelQuestion>& questions() const { return questions_; }
+  // Each question's turn as tokens (what is prefilled after the conversation).
+  const std::vector<std::vector<int32_t>>& question_turns() const { return suffixes_; }
 
  private:
   struct Asked;
