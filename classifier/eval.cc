@@ -23,6 +23,28 @@ void Pad(std::string* out, const std::string& cell, size_t width) {
 
 }  // namespace
 
+double Auroc(std::vector<std::pair<float, bool>> scored) {
+  std::sort(scored.begin(), scored.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  double rank_sum = 0;
+  double positives = 0;
+  for (size_t i = 0; i < scored.size();) {
+    size_t j = i;
+    while (j < scored.size() && scored[j].first == scored[i].first) ++j;
+    const double rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;  // average
+    for (size_t k = i; k < j; ++k) {
+      if (scored[k].second) {
+        rank_sum += rank;
+        positives += 1;
+      }
+    }
+    i = j;
+  }
+  const double negatives = static_cast<double>(scored.size()) - positives;
+  if (positives == 0 || negatives == 0) return 0.5;
+  return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives);
+}
+
 std::string FormatTable(const EvalTable& table) {
   size_t columns = table.header.size();
   for (const auto& row : table.rows) columns = std::max(columns, row.size());

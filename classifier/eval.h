@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,10 @@ struct EvalReport {
   std::vector<EvalTable> tables;
   std::vector<GoalCheck> goals;
 };
+
+// P(score of a random positive > score of a random negative) + P(equal) / 2, from average
+// ranks, over (score, positive) pairs; 0.5 when either class is empty.
+double Auroc(std::vector<std::pair<float, bool>> scored);
 
 // Fixed-width text rendering of a table, with its title and notes.
 std::string FormatTable(const EvalTable& table);

@@ -176,7 +176,6 @@ absl::Status AddCsv(const Classifier& classifier, const std::string& path,
   return absl::OkStatus();
 }
 
-// P(hard score > easy score) + P(equal) / 2, from average ranks.
 double Auroc(const std::vector<Sample>& samples, const std::string& key) {
   std::vector<std::pair<float, bool>> v;
   v.reserve(samples.size());
@@ -184,24 +183,7 @@ double Auroc(const std::vector<Sample>& samples, const std::string& key) {
     auto it = s.scores.find(key);
     v.emplace_back(it == s.scores.end() ? 0.0f : it->second, s.hard);
   }
-  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  double rank_sum = 0;
-  double positives = 0;
-  for (size_t i = 0; i < v.size();) {
-    size_t j = i;
-    while (j < v.size() && v[j].first == v[i].first) ++j;
-    const double rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;  // average
-    for (size_t k = i; k < j; ++k) {
-      if (v[k].second) {
-        rank_sum += rank;
-        positives += 1;
-      }
-    }
-    i = j;
-  }
-  const double negatives = static_cast<double>(v.size()) - positives;
-  if (positives == 0 || negatives == 0) return 0.5;
-  return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives);
+  return classifier::Auroc(std::move(v));
 }
 
 std::string Fixed(double v, int digits = 3) { return absl::StrFormat("%.*f", digits, v); }

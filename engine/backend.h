@@ -42,6 +42,11 @@ struct StepItem {
   Sequence* sequence;
   std::span<const int32_t> tokens;
   Logits logits = Logits::kLast;
+  // Hidden states (the classifier's trained heads): when hidden_sum is set, the residual
+  // stream after layer hidden_layer (0-based) of each of this item's tokens is added into it
+  // (hidden_size floats), so that a prompt fed over several steps can be mean-pooled.
+  int hidden_layer = -1;
+  float* hidden_sum = nullptr;
 };
 
 class Backend {

@@ -571,7 +571,18 @@ absl::StatusOr<std::vector<float>> Model::Step(std::span<const StepItem> items) 
       }
     }
   }
+  for (size_t it = 0; it < items.size(); ++it) {
+    if (items[it].hidden_sum != nullptr &&
+        (items[it].hidden_layer < 0 ||
+         static_cast<size_t>(items[it].hidden_layer) >= c.layers.size())) {
+      return absl::InvalidArgumentError(Cat("sequence ", it, ": hidden_layer ",
+                                            items[it].hidden_layer, " is not a layer (0 to ",
+                                            c.layers.size() - 1, ")"));
+    }
+  }
+  std::vector<size_t> first_row;  // each item's first row
   for (const StepItem& item : items) {
+    first_row.push_back(rows.size());
     for (size_t t = 0; t < item.tokens.size(); ++t) {
       if (item.logits == Logits::kAll ||
           (item.logits == Logits::kLast && t + 1 == item.tokens.size())) {
@@ -592,6 +603,14 @@ absl::StatusOr<std::vector<float>> Model::Step(std::span<const StepItem> items) 
     }
     Layer(i, rows, x.data(), mixed.data());
     for (size_t d = 0; d < n * H; ++d) h[d] += mixed[d];
+    for (size_t it = 0; it < items.size(); ++it) {
+      const StepItem& item = items[it];
+      if (item.hidden_sum == nullptr || static_cast<size_t>(item.hidden_layer) != i) continue;
+      for (size_t t = 0; t < item.tokens.size(); ++t) {
+        const float* row = h.data() + (first_row[it] + t) * H;
+        for (size_t d = 0; d < H; ++d) item.hidden_sum[d] += row[d];
+      }
+    }
   }
   for (const StepItem& item : items)
     item.sequence->position += static_cast<int64_t>(item.tokens.size());

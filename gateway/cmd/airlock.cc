@@ -15,6 +15,7 @@
 
 #include "CLI/CLI.hpp"
 #include "gateway/cmd/audit_command.h"
+#include "gateway/cmd/classifier_command.h"
 #include "gateway/cmd/classify_command.h"
 #include "gateway/cmd/engine_command.h"
 #include "gateway/cmd/eval_command.h"
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   airlock::gateway::cli::AddAuditCommand(app, &exit_code);
+  airlock::gateway::cli::AddClassifierCommand(app, &exit_code);
   airlock::gateway::cli::AddClassifyCommand(app, &exit_code);
   airlock::gateway::cli::AddEngineCommand(app, &exit_code);
   airlock::gateway::cli::AddEvalCommand(app, &exit_code);

@@ -518,3 +518,38 @@ def test_eval_detectors_prints_tables_and_goals_and_exits_by_them():
     assert all(" pii " in g for g in goals)
     assert r.returncode == (0 if all(g.startswith("met ") for g in goals) else 1)
     assert "secrets" not in "\n".join(goals)
+
+
+def test_classifier_train_and_eval_are_deterministic(tmp_path, model):
+    """`airlock classifier train|eval` on the tiny model (random weights: the figures are noise,
+    the mechanics are not): the same data and seed give the same heads file byte for byte, the
+    held-out report is printed, and a bad label names its line."""
+    data = tmp_path / "level.jsonl"
+    rows = [{"text": f"request {i}: " + ("card number " if i % 2 else "weather ") * (i % 5 + 1),
+             "label": "restricted" if i % 2 else "public"} for i in range(20)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    outs = []
+    for name in ("a.json", "b.json"):
+        r = airlock("classifier", "train", model, str(data), "--question", "level",
+                    "--layer", "2", "--out", str(tmp_path / name), "--iterations", "50")
+        out = r.stdout.decode()
+        assert r.returncode == 0, r.stderr.decode()
+        assert "4 held out" in out and "held out: level: 4 examples, accuracy" in out
+        outs.append((tmp_path / name).read_bytes())
+    assert outs[0] == outs[1]
+    heads = json.loads(outs[0])
+    assert heads["layer"] == 2 and [h["question"] for h in heads["heads"]] == ["level"]
+    assert len(heads["heads"][0]["weights"]) == 4 * 64  # four levels x hidden 64
+    r = airlock("classifier", "eval", model, str(data), "--question", "level",
+                "--heads", str(tmp_path / "a.json"))
+    out = r.stdout.decode()
+    assert r.returncode == 0, r.stderr.decode()
+    assert out.startswith("level: 20 examples, accuracy ")
+    assert "restricted" in out and "precision" in out
+
+    data.write_text(json.dumps({"text": "x", "label": "public"}) + "\n" +
+                    json.dumps({"text": "y", "label": "secret"}) + "\n")
+    r = airlock("classifier", "train", model, str(data), "--question", "level",
+                "--out", str(tmp_path / "c.json"))
+    assert r.returncode == 2
+    assert "level.jsonl:2: label 'secret' is not one of the classes" in r.stderr.decode()

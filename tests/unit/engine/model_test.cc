@@ -216,6 +216,39 @@ TEST_F(ModelTest, BatchedStepEqualsEachSequenceAlone) {
   }
 }
 
+// Hidden states for the classifier's heads: a layer's residual stream summed over an item's
+// tokens, the same alone and in a batch, and over pieces of a prompt split at a chunk edge.
+TEST_F(ModelTest, HiddenStatesAreSummedPerItem) {
+  auto model = Tiny({});
+  ASSERT_NE(model, nullptr);
+  const std::vector<int32_t> ids = Prompt();
+  const size_t H = 64;
+  const int layer = 2;
+  std::vector<float> whole(H, 0.0f);
+  SequenceState s = model->NewSequence();
+  StepItem item{&s, ids, Logits::kNone, layer, whole.data()};
+  ASSERT_TRUE(model->Step({&item, 1}).ok());
+  double norm = 0;
+  for (float v : whole) norm += std::abs(v);
+  EXPECT_GT(norm, 0.0);
+
+  // In two pieces (a chunk edge), each in a batch with another sequence.
+  std::vector<float> pieces(H, 0.0f), other(H, 0.0f);
+  SequenceState a = model->NewSequence(), b = model->NewSequence();
+  for (const auto& [from, count] : {std::pair<size_t, size_t>{0, 16}, {16, 24}}) {
+    const std::vector<StepItem> items{
+        {&b, std::span(ids).first(5), Logits::kLast, layer, other.data()},
+        {&a, std::span(ids).subspan(from, count), Logits::kNone, layer, pieces.data()}};
+    ASSERT_TRUE(model->Step(items).ok());
+  }
+  for (size_t d = 0; d < H; ++d) EXPECT_NEAR(pieces[d], whole[d], 1e-4 * (1 + std::abs(whole[d])));
+
+  item.hidden_layer = 99;
+  auto bad = model->Step({&item, 1});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("hidden_layer 99"), std::string::npos) << bad.status();
+}
+
 TEST_F(ModelTest, BadTokensAreRefusedAndLeaveTheStateAlone) {
   auto model = Tiny({});
   ASSERT_NE(model, nullptr);
