@@ -50,6 +50,7 @@ struct ModelStage::Asked {
 
   std::mutex mu;
   std::vector<std::vector<float>> probabilities;  // per question, per label
+  std::vector<float> hidden;                      // heads: the pooled hidden state
   size_t pending = 0;
   bool finished = false;
   bool reused = false;
@@ -100,6 +101,34 @@ absl::StatusOr<std::unique_ptr<ModelStage>> ModelStage::Create(
   return stage;
 }
 
+absl::StatusOr<std::unique_ptr<ModelStage>> ModelStage::Create(engine::Runtime* runtime,
+                                                               engine::PrefixCache* cache,
+                                                               Heads heads) {
+  const auto hidden = static_cast<size_t>(runtime->backend().config().hidden_size);
+  const size_t layers = runtime->backend().config().layers.size();
+  if (heads.layer < 0 || static_cast<size_t>(heads.layer) >= layers || heads.heads.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("heads: layer ", heads.layer,
+                                                   " is not a layer of the model (0 to ",
+                                                   layers - 1, "), or there are no heads"));
+  }
+  for (const Head& h : heads.heads) {
+    const std::string where = absl::StrCat("head '", h.question, "'");
+    if (h.features() != hidden) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, " reads ", h.features(), " features; the model's hidden size is ", hidden));
+    }
+    for (const std::string& c : h.classes) {
+      if (h.question == "level" && !ParseLevel(c)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": class '", c, "' is not a level name"));
+      }
+    }
+  }
+  std::unique_ptr<ModelStage> stage(new ModelStage(runtime, cache, {}));
+  stage->heads_ = std::move(heads);
+  return stage;
+}
+
 void ModelStage::Assess(const v1::ChatRequest& request,
                         std::chrono::steady_clock::time_point deadline, bool keep_prefill,
                         std::function<void(absl::StatusOr<ModelVerdict>)> done) const {
@@ -109,8 +138,8 @@ void ModelStage::Assess(const v1::ChatRequest& request,
   asked->deadline = deadline;
   asked->done = std::move(done);
   asked->probabilities.resize(questions_.size());
-  asked->pending = questions_.size();
-  if (questions_.empty()) return asked->done(ModelVerdict{});
+  asked->pending = heads_ ? 1 : questions_.size();
+  if (asked->pending == 0) return asked->done(ModelVerdict{});
   const auto granule =
       static_cast<size_t>(std::max<int64_t>(1, runtime_->backend().prefill_granule()));
   asked->fork_at = asked->conversation.size() / granule * granule;
@@ -121,7 +150,15 @@ void ModelStage::Ask(const std::shared_ptr<Asked>& asked, size_t q,
                      std::unique_ptr<engine::Sequence> start) const {
   engine::RuntimeRequest r;
   r.prompt = asked->conversation;
-  r.prompt.insert(r.prompt.end(), suffixes_[q].begin(), suffixes_[q].end());
+  if (heads_) {  // the conversation alone; the heads read its pooled hidden state
+    r.hidden_layer = heads_->layer;
+    r.on_prompt_hidden = [asked](std::span<const float> hidden) {
+      std::lock_guard<std::mutex> lock(asked->mu);
+      asked->hidden.assign(hidden.begin(), hidden.end());
+    };
+  } else {
+    r.prompt.insert(r.prompt.end(), suffixes_[q].begin(), suffixes_[q].end());
+  }
   r.options.max_tokens = 0;
   r.deadline = asked->deadline;
   r.start = std::move(start);
@@ -159,6 +196,7 @@ void ModelStage::Ask(const std::shared_ptr<Asked>& asked, size_t q,
     };
   }
   r.on_prompt_logits = [this, asked, q](std::span<const float> logits) {
+    if (heads_) return false;
     const std::vector<int32_t>& ids = label_ids_[q];
     float max = -INFINITY;
     for (int32_t id : ids) max = std::max(max, logits[static_cast<size_t>(id)]);
@@ -183,7 +221,7 @@ void ModelStage::Ask(const std::shared_ptr<Asked>& asked, size_t q,
       std::lock_guard<std::mutex> lock(asked->mu);
       if (asked->finished || --asked->pending > 0) return;
       asked->finished = true;
-      verdict = Verdict(asked->probabilities);
+      verdict = heads_ ? HeadsVerdict(asked->hidden) : Verdict(asked->probabilities);
       verdict.reused = asked->reused;
     }
     asked->done(std::move(verdict));
@@ -219,6 +257,35 @@ ModelVerdict ModelStage::Verdict(const std::vector<std::vector<float>>& probabil
       case ModelQuestion::Kind::kCategory:
         if (yes >= question.threshold) v.categories.push_back({question.id, question.level, yes});
         break;
+    }
+  }
+  return v;
+}
+
+ModelVerdict ModelStage::HeadsVerdict(const std::vector<float>& hidden) const {
+  ModelVerdict v;
+  const std::vector<ModelQuestion> defaults = DefaultModelQuestions();
+  for (const Head& head : heads_->heads) {
+    const std::vector<float> p = head.Probabilities(hidden);
+    std::map<std::string, float>& answer = v.answers[head.question];
+    size_t best = 0;
+    float expected = 0, yes = p.back();
+    for (size_t i = 0; i < p.size(); ++i) {
+      answer[head.classes[i]] = p[i];
+      if (p[i] > p[best]) best = i;
+      expected += p[i] * static_cast<float>(i) / static_cast<float>(p.size() - 1);
+      if (head.classes[i] == "yes") yes = p[i];
+    }
+    if (head.question == "level") {
+      v.level = ParseLevel(head.classes[best]);
+    } else if (head.question == "difficulty") {
+      v.difficulty = expected;
+    } else if (yes >= 0.5f) {  // a category: its level as the default questions give it
+      Level level = Level::kConfidential;
+      for (const ModelQuestion& q : defaults) {
+        if (q.id == head.question) level = q.level;
+      }
+      v.categories.push_back({head.question, level, yes});
     }
   }
   return v;

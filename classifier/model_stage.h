@@ -1,4 +1,5 @@
-// ModelStage: the model's part of the assessment (issue #8), by zero-shot label scoring.
+// ModelStage: the model's part of the assessment (issue #8), by zero-shot label scoring or by
+// trained heads on the model's hidden states (classifier/heads.h; the last part below).
 //
 // The request is rendered as the chat the local model reads (classifier/chat_prompt.h), and
 // each question is asked after it as a user turn ("... Answer with one word: public, internal,
@@ -30,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "airlock/v1/gateway.pb.h"
 #include "classifier/assessment.h"
+#include "classifier/heads.h"
 #include "classifier/level.h"
 #include "engine/prefix_cache.h"
 #include "engine/runtime.h"
@@ -71,6 +73,15 @@ class ModelStage {
   static absl::StatusOr<std::unique_ptr<ModelStage>> Create(engine::Runtime* runtime,
                                                             engine::PrefixCache* cache,
                                                             std::vector<ModelQuestion> questions);
+  // The heads method (classifier/heads.h): one prefill of the conversation, no questions; each
+  // head reads its pooled hidden state. The head named "level" gives the level (its classes
+  // must be level names), "difficulty" the expected class index / (classes - 1), any other a
+  // category when p("yes", or the last class) >= 0.5, at the level the default questions give
+  // it (confidential otherwise). INVALID_ARGUMENT when the layer or a head's size does not fit
+  // the model.
+  static absl::StatusOr<std::unique_ptr<ModelStage>> Create(engine::Runtime* runtime,
+                                                            engine::PrefixCache* cache,
+                                                            Heads heads);
 
   // Asks every question about the request; done gets the verdict, or the first error (a
   // refused or failed runtime request, DEADLINE_EXCEEDED past `deadline`). keep_prefill: leave
@@ -90,10 +101,12 @@ class ModelStage {
   void Ask(const std::shared_ptr<Asked>& asked, size_t q,
            std::unique_ptr<engine::Sequence> start) const;
   ModelVerdict Verdict(const std::vector<std::vector<float>>& probabilities) const;
+  ModelVerdict HeadsVerdict(const std::vector<float>& hidden) const;
 
   engine::Runtime* runtime_;
   engine::PrefixCache* cache_;
-  std::vector<ModelQuestion> questions_;
+  std::vector<ModelQuestion> questions_;  // empty with heads
+  std::optional<Heads> heads_;
   std::vector<std::vector<int32_t>> suffixes_;   // per question: the question turn's tokens
   std::vector<std::vector<int32_t>> label_ids_;  // per question: each label's first token
 };

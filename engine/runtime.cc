@@ -18,7 +18,9 @@ struct Runtime::Job {
   size_t prefilled = 0;                     // prompt tokens fed so far
   int32_t next = 0;                         // the sampled token to feed (once the prompt is done)
   std::unique_ptr<Decoding> decoding;
-  size_t forked = 0;  // forks made so far
+  size_t forked = 0;          // forks made so far
+  size_t started_at = 0;      // prompt tokens the start sequence held
+  std::vector<float> hidden;  // with hidden_layer: the sum of the fed tokens' hidden states
 
   bool prefilling() const { return prefilled < request.prompt.size(); }
 };
@@ -75,6 +77,12 @@ absl::StatusOr<std::shared_ptr<RuntimeCall>> Runtime::Submit(RuntimeRequest requ
                                             prompt_size, " tokens), with on_fork set"));
     }
   }
+  if (request.hidden_layer >= static_cast<int>(c.layers.size()) ||
+      (request.hidden_layer >= 0) != static_cast<bool>(request.on_prompt_hidden)) {
+    return absl::InvalidArgumentError(Cat("hidden_layer ", request.hidden_layer,
+                                          " must be a layer (0 to ", c.layers.size() - 1,
+                                          "), with on_prompt_hidden set"));
+  }
   auto seq = std::make_unique<Job>();
   seq->bytes = backend_.SequenceBytes(tokens);
   if (seq->bytes > options_.memory_bytes) {
@@ -84,7 +92,8 @@ absl::StatusOr<std::shared_ptr<RuntimeCall>> Runtime::Submit(RuntimeRequest requ
   }
   seq->request = std::move(request);
   seq->state = std::move(seq->request.start);
-  seq->prefilled = static_cast<size_t>(start);
+  seq->prefilled = seq->started_at = static_cast<size_t>(start);
+  if (seq->request.hidden_layer >= 0) seq->hidden.assign(static_cast<size_t>(c.hidden_size), 0.0f);
   if (!seq->request.on_text) seq->request.on_text = [](std::string_view) { return true; };
   seq->call = std::make_shared<RuntimeCall>();
   std::shared_ptr<RuntimeCall> call = seq->call;
@@ -213,7 +222,8 @@ void Runtime::RunStep(std::vector<std::unique_ptr<Job>>& running) {
     }
     const bool last = seq->prefilled + take == p.size();
     items.push_back({seq->state.get(), std::span<const int32_t>(p.data() + seq->prefilled, take),
-                     last ? Logits::kLast : Logits::kNone});
+                     last ? Logits::kLast : Logits::kNone, seq->request.hidden_layer,
+                     seq->hidden.empty() ? nullptr : seq->hidden.data()});
     if (last) with_logits.push_back(seq.get());
     stepped.push_back(seq.get());
     seq->prefilled += take;
@@ -248,6 +258,11 @@ void Runtime::RunStep(std::vector<std::unique_ptr<Job>>& running) {
       Job* seq = with_logits[k];
       const std::span<const float> row(logits->data() + k * V, V);
       if (seq->decoding == nullptr) {
+        if (!seq->hidden.empty()) {
+          const float fed = static_cast<float>(seq->request.prompt.size() - seq->started_at);
+          for (float& v : seq->hidden) v /= fed;
+          seq->request.on_prompt_hidden(seq->hidden);
+        }
         if (seq->request.on_prompt_logits && !seq->request.on_prompt_logits(row)) {
           end(seq, GenerateResult{.finish_reason = "stop"});
           continue;

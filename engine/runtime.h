@@ -79,11 +79,16 @@ struct RuntimeRequest {
   //     error). A copy's memory is the caller's until it comes back as `start`.
   //   - on_prompt_logits: the last prompt token's logits (vocab_size floats), before the first
   //     token is sampled; false ends the request there (OK, no tokens, finish_reason "stop").
+  //   - hidden_layer, on_prompt_hidden: the hidden state after that layer, mean-pooled over the
+  //     prompt tokens this request feeds (those after `start`), just before on_prompt_logits
+  //     (the classifier's heads); -1: none.
   // All callbacks run on the runtime's thread and must not block.
   std::unique_ptr<Sequence> start;
   std::vector<int64_t> forks;
   std::function<void(int64_t, absl::StatusOr<std::unique_ptr<Sequence>>)> on_fork;
   std::function<bool(std::span<const float>)> on_prompt_logits;
+  int hidden_layer = -1;
+  std::function<void(std::span<const float>)> on_prompt_hidden;
 };
 
 class RuntimeCall {

@@ -506,7 +506,8 @@ classifier::Level LevelAt(const Ctx& ctx, const YAML::Node& n, const std::string
 }
 
 ModelStageConfig ParseModelStage(const Ctx& ctx, const YAML::Node& n, const std::string& path) {
-  MapReader m(ctx, n, path, {"target", "timeout_ms", "on_failure", "keep_prefill", "questions"});
+  MapReader m(ctx, n, path,
+              {"target", "timeout_ms", "on_failure", "keep_prefill", "questions", "heads"});
   ModelStageConfig c;
   c.target = m.RequiredString("target");
   m.OptMillis("timeout_ms", &c.timeout, 1);
@@ -520,6 +521,11 @@ ModelStageConfig ParseModelStage(const Ctx& ctx, const YAML::Node& n, const std:
   }
   if (const YAML::Node* v = m.Find("keep_prefill")) {
     c.keep_prefill = Bool(ctx, *v, m.Path("keep_prefill"));
+  }
+  if (const YAML::Node* v = m.Find("heads")) {
+    if (m.Find("questions")) ctx.Fail(*v, m.Path("heads"), "either heads or questions, not both");
+    c.heads_file = FilePath(ctx, *v, m.Path("heads"));
+    CheckReadable(ctx, *v, m.Path("heads"), c.heads_file);
   }
   if (const YAML::Node* v = m.Find("questions")) {
     if (!v->IsSequence() || v->size() == 0) {

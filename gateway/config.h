@@ -68,6 +68,8 @@
 //           labels: { "yes": 1, "no": 0 }  # required, in order: word -> value
 //           level: restricted          # category: the level of a yes (default confidential)
 //           threshold: 0.5             # category: p(yes) at which it counts (0..1)
+//       heads: models/nano/airlock_heads.json  # or: trained heads (airlock classifier train)
+//                                      # on the hidden state, no questions (not with questions)
 //
 // Durations are whole milliseconds in keys ending in `_ms`. Unknown keys, duplicate keys,
 // wrong types and out-of-range values are errors; every error names file, line, column and
@@ -165,6 +167,7 @@ struct ModelStageConfig {
   bool fail_closed = true;
   bool keep_prefill = true;
   std::vector<classifier::ModelQuestion> questions;  // empty: the defaults
+  std::string heads_file;  // the heads method (classifier/heads.h) instead of questions
 };
 
 struct LimitsConfig {

@@ -540,10 +540,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Config config) {
                                                      c.model_stage->target,
                                                      "' is not a local target"));
     }
-    auto stage = classifier::ModelStage::Create(
-        &local->runtime(), c.model_stage->keep_prefill ? &local->prefills() : nullptr,
-        c.model_stage->questions.empty() ? classifier::DefaultModelQuestions()
-                                         : c.model_stage->questions);
+    engine::PrefixCache* cache = c.model_stage->keep_prefill ? &local->prefills() : nullptr;
+    absl::StatusOr<std::unique_ptr<classifier::ModelStage>> stage;
+    if (!c.model_stage->heads_file.empty()) {
+      absl::StatusOr<classifier::Heads> heads = classifier::LoadHeads(c.model_stage->heads_file);
+      stage = heads.ok() ? classifier::ModelStage::Create(&local->runtime(), cache, *heads)
+                         : heads.status();
+    } else {
+      stage = classifier::ModelStage::Create(&local->runtime(), cache,
+                                             c.model_stage->questions.empty()
+                                                 ? classifier::DefaultModelQuestions()
+                                                 : c.model_stage->questions);
+    }
     if (!stage.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(c.path, ": classifier.model: ", stage.status().message()));

@@ -6,8 +6,10 @@ below the detectors' level; a request the policy keeps on the same model generat
 stage's prefill and answers what it answers without the stage; a stage that fails fails
 closed (restricted) or open as configured, and the audit record says which.
 """
+import json
 import math
 import os
+import subprocess
 
 import pytest
 
@@ -85,3 +87,29 @@ def test_a_failed_stage_fails_closed_or_open(start_gateway, model, on_failure, l
     gw.stop()
     (rec,) = gw.audit_records()
     assert rec["model"] == a.model.outcome and rec["level"] == level
+
+
+def test_trained_heads_assess_with_one_prefill(start_gateway, model, tmp_path):
+    """`airlock classifier train` writes heads; `classifier.model.heads` serves them: the
+    assessment carries each head's class probabilities, and the Chat still reuses the prefill."""
+    data = tmp_path / "level.jsonl"
+    data.write_text("".join(json.dumps({"text": f"note {i} " + "x " * i,
+                                        "label": ["public", "restricted"][i % 2]}) + "\n"
+                            for i in range(10)))
+    heads = tmp_path / "heads.json"
+    r = subprocess.run([CLI, "classifier", "train", model, str(data), "--question", "level",
+                        "--out", str(heads), "--iterations", "20"], capture_output=True)
+    assert r.returncode == 0, r.stderr.decode()
+    gw = start_gateway([{"name": "nano", "local": model, "clearance": "restricted"}],
+                       policy=POLICY,
+                       extra=f"classifier:\n  model: {{target: nano, heads: {heads}}}\n")
+    client = gw.client()
+    a = client.classify(MESSAGES).assessment
+    assert a.model.outcome == "ok"
+    assert set(a.model.probabilities) == {"level.public", "level.internal",
+                                          "level.confidential", "level.restricted"}
+    assert math.isclose(sum(a.model.probabilities.values()), 1.0, rel_tol=1e-4)
+    assert a.model.level in ("public", "internal", "confidential", "restricted")
+    client.chat(MESSAGES, max_tokens=4, temperature=0.0)
+    (nano,) = gw.client(api_key=ADMIN_KEY).status().targets
+    assert nano.engine.prefills_reused >= 1

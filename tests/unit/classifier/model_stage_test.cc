@@ -11,6 +11,7 @@
 #include <future>
 
 #include "classifier/chat_prompt.h"
+#include "classifier/heads.h"
 #include "engine/generate.h"
 #include "engine/model.h"
 #include "engine/synth.h"
@@ -132,6 +133,60 @@ TEST_F(ModelStageTest, LabelScoresAreTheSoftmaxOfTheLabelLogitsAndThePrefillIsRe
   const auto want = engine::Generate(*model_, *tokenizer_, &fresh, *logits, greedy,
                                      [](std::string_view) { return true; });
   EXPECT_EQ(reused->tokens, want->tokens);
+}
+
+// The heads method: one prefill of the conversation; each head reads its pooled hidden state,
+// and the prefill is kept for the generation as with the questions.
+TEST_F(ModelStageTest, HeadsReadThePooledHiddenState) {
+  engine::Runtime runtime(*model_, *tokenizer_);
+  engine::PrefixCache cache(4, std::chrono::minutes(1));
+  const size_t H = 64;
+  auto head = [&](std::string question, std::vector<std::string> classes) {
+    Head h{std::move(question),
+           std::move(classes),
+           std::vector<float>(H, 0.0f),
+           std::vector<float>(H, 1.0f),
+           {},
+           {}};
+    for (size_t k = 0; k < h.classes.size(); ++k) {
+      h.bias.push_back(0.1f * static_cast<float>(k));
+      for (size_t d = 0; d < H; ++d) h.weights.push_back(std::sin(static_cast<float>(k * H + d)));
+    }
+    return h;
+  };
+  Heads heads{2,
+              {head("level", {"public", "internal", "confidential", "restricted"}),
+               head("difficulty", {"easy", "hard"}), head("pii.health", {"no", "yes"})}};
+  auto stage = ModelStage::Create(&runtime, &cache, heads);
+  ASSERT_TRUE(stage.ok()) << stage.status();
+  const v1::ChatRequest request = Request();
+  const absl::StatusOr<ModelVerdict> verdict = Run(**stage, request);
+  ASSERT_TRUE(verdict.ok()) << verdict.status();
+  const std::vector<float> hidden = *PooledHidden(*model_, *tokenizer_, request, 2);
+  for (const Head& h : heads.heads) {
+    const std::vector<float> want = h.Probabilities(hidden);
+    for (size_t k = 0; k < h.classes.size(); ++k) {
+      EXPECT_NEAR(verdict->answers.at(h.question).at(h.classes[k]), want[k], 1e-4)
+          << h.question << " " << h.classes[k];
+    }
+  }
+  const std::map<std::string, float>& level = verdict->answers.at("level");
+  EXPECT_EQ(
+      verdict->level,
+      ParseLevel(std::max_element(level.begin(), level.end(), [](const auto& a, const auto& b) {
+                   return a.second < b.second;
+                 })->first));
+  EXPECT_NEAR(*verdict->difficulty, verdict->answers.at("difficulty").at("hard"), 1e-6);
+  EXPECT_EQ(verdict->categories.empty(), verdict->answers.at("pii.health").at("yes") < 0.5f);
+  EXPECT_TRUE(verdict->reused);
+  EXPECT_EQ(cache.stats().entries, 1u);
+
+  heads.heads[0].classes[1] = "secret";
+  EXPECT_NE(ModelStage::Create(&runtime, &cache, heads).status().message().find("'secret'"),
+            std::string::npos);
+  heads.layer = 99;
+  EXPECT_EQ(ModelStage::Create(&runtime, &cache, heads).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ModelStageTest, FailuresFollowFailClosedOrOpen) {

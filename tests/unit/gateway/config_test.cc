@@ -452,6 +452,13 @@ TEST_F(ConfigTest, ModelStage) {
   EXPECT_EQ(q.level, classifier::Level::kRestricted);
   EXPECT_FLOAT_EQ(q.threshold, 0.7f);
 
+  std::ofstream(dir_ + "/heads.json") << "{}";
+  c = Parse(targets + "classifier: {model: {target: nano, heads: heads.json}}\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model_stage->heads_file, dir_ + "/heads.json");
+  EXPECT_EQ(Error(targets + "classifier: {model: {target: nano, heads: heads.json, questions: "
+                            "[{id: d, kind: difficulty, text: t, labels: {easy: 0, hard: 1}}]}}\n"),
+            "t.yaml:4:43: classifier.model.heads: either heads or questions, not both");
   EXPECT_EQ(Error(targets + "classifier: {model: {target: s}}\n"),
             "t.yaml:4:30: classifier.model.target: no target of kind local is named 's'");
   EXPECT_EQ(Error(targets + "classifier: {model: {target: nano, on_failure: shrug}}\n"),
