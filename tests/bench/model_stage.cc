@@ -5,7 +5,8 @@
 //
 // Without --model it writes the `bench` preset (engine/synth.h, as bench_engine_decode) to a
 // temporary folder first. For conversations of 128, 512 and 2048 tokens (one user message),
-// with the default five questions, on the CPU kernels:
+// with the default five questions and with two heads (level, difficulty; the heads method),
+// on the CPU kernels:
 //   stage ms        Assess, from the call to the verdict (min / median / max over --runs)
 //   plain TTFT ms   a plain request (no stage): its whole prompt prefilled, to the first token's
 //                   logits
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "classifier/chat_prompt.h"
+#include "classifier/heads.h"
 #include "classifier/model_stage.h"
 #include "engine/model.h"
 #include "engine/prefix_cache.h"
@@ -111,44 +113,66 @@ int main(int argc, char** argv) {
   }
   airlock::engine::Runtime runtime(**model, **tok);
   airlock::engine::PrefixCache cache(4, std::chrono::minutes(10));
-  auto stage = airlock::classifier::ModelStage::Create(
+  auto questions = airlock::classifier::ModelStage::Create(
       &runtime, &cache, airlock::classifier::DefaultModelQuestions());
-  if (!stage.ok()) return 1;
+  // Heads of the right shape (their weights do not matter to the time): level and difficulty
+  // on the middle layer.
+  const auto hidden = static_cast<size_t>((*model)->config().hidden_size);
+  airlock::classifier::Heads heads{static_cast<int>((*model)->config().layers.size() / 2), {}};
+  for (const auto& [q, classes] :
+       {std::pair<std::string, std::vector<std::string>>{
+            "level", {"public", "internal", "confidential", "restricted"}},
+        {"difficulty", {"easy", "hard"}}}) {
+    heads.heads.push_back({q, classes, std::vector<float>(hidden, 0.0f),
+                           std::vector<float>(hidden, 1.0f),
+                           std::vector<float>(classes.size() * hidden, 0.001f),
+                           std::vector<float>(classes.size(), 0.0f)});
+  }
+  auto with_heads = airlock::classifier::ModelStage::Create(&runtime, &cache, heads);
+  if (!questions.ok() || !with_heads.ok()) return 1;
   size_t turns = 0;
-  for (const auto& t : (*stage)->question_turns()) turns += t.size();
+  for (const auto& t : (*questions)->question_turns()) turns += t.size();
   std::printf(
-      "model: %s (%s), %zu questions (%zu tokens in all after the conversation), %d runs\n\n",
-      model_dir.c_str(), (*model)->Describe().c_str(), (*stage)->questions().size(), turns, runs);
-  std::printf("%7s %28s %15s %15s %14s\n", "tokens", "stage ms (min/median/max)", "plain TTFT ms",
-              "reused TTFT ms", "routed/plain");
-  for (const size_t tokens : {128, 512, 2048}) {
-    const airlock::v1::ChatRequest request = RequestOf(**tok, tokens);
-    const std::vector<int32_t> prompt =
-        (*tok)->Encode(airlock::classifier::RenderForGeneration(ChatPromptOf(request)));
-    std::vector<double> stage_ms, plain, reused;
-    for (int r = 0; r < runs; ++r) {
-      plain.push_back(Ttft(runtime, prompt, nullptr));
-      std::promise<bool> verdict;
-      const Clock::time_point t0 = Clock::now();
-      (*stage)->Assess(request, Clock::time_point::max(), /*keep_prefill=*/true,
-                       [&](absl::StatusOr<airlock::classifier::ModelVerdict> v) {
-                         verdict.set_value(v.ok() && v->reused);
-                       });
-      const bool kept = verdict.get_future().get();
-      stage_ms.push_back(Ms(Clock::now() - t0));
-      std::unique_ptr<airlock::engine::Sequence> start = cache.Take(prompt);
-      if (!kept || start == nullptr) std::fprintf(stderr, "the stage kept no prefill\n");
-      reused.push_back(Ttft(runtime, prompt, std::move(start)));
+      "model: %s (%s), %zu questions (%zu tokens in all after the conversation) or 2 heads on "
+      "layer %d, %d runs\n\n",
+      model_dir.c_str(), (*model)->Describe().c_str(), (*questions)->questions().size(), turns,
+      heads.layer, runs);
+  std::printf("%-10s %7s %28s %15s %15s %14s\n", "method", "tokens", "stage ms (min/median/max)",
+              "plain TTFT ms", "reused TTFT ms", "routed/plain");
+  for (const auto& [method, stage] :
+       {std::pair<const char*, const airlock::classifier::ModelStage*>{"questions",
+                                                                       questions->get()},
+        {"heads", with_heads->get()}}) {
+    for (const size_t tokens : {128, 512, 2048}) {
+      const airlock::v1::ChatRequest request = RequestOf(**tok, tokens);
+      const std::vector<int32_t> prompt =
+          (*tok)->Encode(airlock::classifier::RenderForGeneration(ChatPromptOf(request)));
+      std::vector<double> stage_ms, plain, reused;
+      for (int r = 0; r < runs; ++r) {
+        plain.push_back(Ttft(runtime, prompt, nullptr));
+        std::promise<bool> verdict;
+        const Clock::time_point t0 = Clock::now();
+        stage->Assess(request, Clock::time_point::max(), /*keep_prefill=*/true,
+                      [&](absl::StatusOr<airlock::classifier::ModelVerdict> v) {
+                        verdict.set_value(v.ok() && v->reused);
+                      });
+        const bool kept = verdict.get_future().get();
+        stage_ms.push_back(Ms(Clock::now() - t0));
+        std::unique_ptr<airlock::engine::Sequence> start = cache.Take(prompt);
+        if (!kept || start == nullptr) std::fprintf(stderr, "the stage kept no prefill\n");
+        reused.push_back(Ttft(runtime, prompt, std::move(start)));
+      }
+      std::sort(stage_ms.begin(), stage_ms.end());
+      std::sort(plain.begin(), plain.end());
+      std::sort(reused.begin(), reused.end());
+      const auto median = [](const std::vector<double>& v) { return v[v.size() / 2]; };
+      char stage_col[64];
+      std::snprintf(stage_col, sizeof stage_col, "%.0f / %.0f / %.0f", stage_ms.front(),
+                    median(stage_ms), stage_ms.back());
+      std::printf("%-10s %7zu %28s %15.0f %15.0f %14.2f\n", method, prompt.size(), stage_col,
+                  median(plain), median(reused),
+                  (median(stage_ms) + median(reused)) / median(plain));
     }
-    std::sort(stage_ms.begin(), stage_ms.end());
-    std::sort(plain.begin(), plain.end());
-    std::sort(reused.begin(), reused.end());
-    const auto median = [](const std::vector<double>& v) { return v[v.size() / 2]; };
-    char stage_col[64];
-    std::snprintf(stage_col, sizeof stage_col, "%.0f / %.0f / %.0f", stage_ms.front(),
-                  median(stage_ms), stage_ms.back());
-    std::printf("%7zu %28s %15.0f %15.0f %14.2f\n", prompt.size(), stage_col, median(plain),
-                median(reused), (median(stage_ms) + median(reused)) / median(plain));
   }
   if (!temp.empty()) std::filesystem::remove_all(temp);
   return 0;
