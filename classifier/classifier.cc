@@ -119,7 +119,15 @@ absl::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(const ClassifierO
     detectors.push_back(std::move(*terms));
   }
   for (auto& d : PiiContextDetectors()) detectors.push_back(std::move(d));
-  return std::make_unique<Classifier>(std::move(detectors), options.level_overrides);
+  for (const auto& [glob, threshold] : options.model.categories) {
+    if (absl::Status valid = ValidateCategoryGlob(glob); !valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model threshold '", glob, "': ", valid.message()));
+    }
+  }
+  auto classifier = std::make_unique<Classifier>(std::move(detectors), options.level_overrides);
+  classifier->model_ = options.model;
+  return classifier;
 }
 
 std::unique_ptr<Classifier> Classifier::CreateDefault() {
@@ -132,20 +140,42 @@ std::unique_ptr<Classifier> Classifier::CreateDefault() {
   return std::move(*created);
 }
 
-Level Classifier::EffectiveLevel(std::string_view category, Level level) const {
+namespace {
+
+// The value of the entry whose glob matches `category` most specifically: exact categories
+// outrank every glob; among globs, more literal characters win; ties go to the later entry.
+// `fallback` when none matches.
+template <typename Entry, typename GlobOf, typename ValueOf, typename Value>
+Value MostSpecific(const std::vector<Entry>& entries, std::string_view category, Value fallback,
+                   GlobOf glob_of, ValueOf value_of) {
   int best = -1;
-  for (const LevelOverride& o : overrides_) {
-    if (!CategoryGlobMatches(o.category_glob, category)) continue;
-    // Exact categories outrank every glob; among globs, more literal characters win; ties go
-    // to the later override.
-    const bool exact = o.category_glob.find('*') == std::string::npos;
-    const int rank = (exact ? 1 << 20 : 0) + CategoryGlobSpecificity(o.category_glob);
+  for (const Entry& e : entries) {
+    const std::string& glob = glob_of(e);
+    if (!CategoryGlobMatches(glob, category)) continue;
+    const bool exact = glob.find('*') == std::string::npos;
+    const int rank = (exact ? 1 << 20 : 0) + CategoryGlobSpecificity(glob);
     if (rank >= best) {
       best = rank;
-      level = o.level;
+      fallback = value_of(e);
     }
   }
-  return level;
+  return fallback;
+}
+
+}  // namespace
+
+Level Classifier::EffectiveLevel(std::string_view category, Level level) const {
+  return MostSpecific(
+      overrides_, category, level,
+      [](const LevelOverride& o) -> const std::string& { return o.category_glob; },
+      [](const LevelOverride& o) { return o.level; });
+}
+
+float ModelThresholds::CategoryThreshold(std::string_view category) const {
+  using Entry = std::pair<std::string, float>;
+  return MostSpecific(
+      categories, category, 0.5f, [](const Entry& e) -> const std::string& { return e.first; },
+      [](const Entry& e) { return e.second; });
 }
 
 Assessment Classifier::Assess(const v1::ChatRequest& request) const {

@@ -33,9 +33,12 @@
 // immutable after construction; share it as shared_ptr<const Classifier>.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -62,10 +65,26 @@ struct LevelOverride {
   Level level = Level::kPublic;
 };
 
+// How the model stage's answers become levels and categories (classifier/model_stage.h,
+// MergeModelVerdict): the policy's `model` section (router/policy.h).
+struct ModelThresholds {
+  // The model's level: the highest of internal, confidential and restricted whose probability
+  // of "this level or a higher one" reaches its threshold (level_at[0], [1], [2]); public when
+  // none does. With 0.5 everywhere it is the median of the model's level distribution.
+  std::array<float, 3> level_at = {0.5f, 0.5f, 0.5f};
+  // p(yes) at which a category question counts, by category glob; when several match, the
+  // most specific wins, as for level overrides. 0.5 when none matches.
+  std::vector<std::pair<std::string, float>> categories;
+
+  float CategoryThreshold(std::string_view category) const;
+  bool operator==(const ModelThresholds&) const = default;
+};
+
 struct ClassifierOptions {
   std::vector<PatternRule> custom_patterns;
   std::vector<TermList> term_lists;
   std::vector<LevelOverride> level_overrides;
+  ModelThresholds model;
 };
 
 class Classifier {
@@ -85,10 +104,13 @@ class Classifier {
 
   // The level that the overrides give `category`, or `level` when none matches.
   Level EffectiveLevel(std::string_view category, Level level) const;
+  // options.model as given to Create (the defaults otherwise).
+  const ModelThresholds& model_thresholds() const { return model_; }
 
  private:
   std::vector<std::unique_ptr<Detector>> detectors_;
   std::vector<LevelOverride> overrides_;
+  ModelThresholds model_;
 };
 
 }  // namespace airlock::classifier

@@ -1,6 +1,7 @@
 #include "classifier/model_stage.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <mutex>
 
@@ -50,7 +51,6 @@ struct ModelStage::Asked {
 
   std::mutex mu;
   std::vector<std::vector<float>> probabilities;  // per question, per label
-  std::vector<float> hidden;                      // heads: the pooled hidden state
   size_t pending = 0;
   bool finished = false;
   bool reused = false;
@@ -68,13 +68,26 @@ struct ModelStage::Asked {
 
 ModelStage::ModelStage(engine::Runtime* runtime, engine::PrefixCache* cache,
                        std::vector<ModelQuestion> questions)
-    : runtime_(runtime), cache_(cache), questions_(std::move(questions)) {}
+    : runtime_(runtime),
+      cache_(cache),
+      questions_(std::make_shared<const std::vector<ModelQuestion>>(std::move(questions))) {}
+
+std::map<std::string, std::map<std::string, float>> ModelVerdict::Answers() const {
+  std::map<std::string, std::map<std::string, float>> answers;
+  for (size_t q = 0; q < probabilities.size(); ++q) {
+    const ModelQuestion& question = (*questions)[q];
+    for (size_t i = 0; i < probabilities[q].size(); ++i) {
+      answers[question.id][question.labels[i].word] = probabilities[q][i];
+    }
+  }
+  return answers;
+}
 
 absl::StatusOr<std::unique_ptr<ModelStage>> ModelStage::Create(
     engine::Runtime* runtime, engine::PrefixCache* cache, std::vector<ModelQuestion> questions) {
   const engine::Tokenizer& tok = runtime->tokenizer();
   std::unique_ptr<ModelStage> stage(new ModelStage(runtime, cache, std::move(questions)));
-  for (const ModelQuestion& q : stage->questions_) {
+  for (const ModelQuestion& q : *stage->questions_) {
     const std::string where = absl::StrCat("model question '", q.id, "'");
     if (q.text.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": no text"));
     if (q.labels.size() < 2) {
@@ -124,7 +137,38 @@ absl::StatusOr<std::unique_ptr<ModelStage>> ModelStage::Create(engine::Runtime* 
       }
     }
   }
-  std::unique_ptr<ModelStage> stage(new ModelStage(runtime, cache, {}));
+  // Each head answers a question without text.
+  const std::vector<ModelQuestion> defaults = DefaultModelQuestions();
+  std::vector<ModelQuestion> questions;
+  for (const Head& h : heads.heads) {
+    ModelQuestion q;
+    q.id = h.question;
+    q.kind = h.question == "level"        ? ModelQuestion::Kind::kLevel
+             : h.question == "difficulty" ? ModelQuestion::Kind::kDifficulty
+                                          : ModelQuestion::Kind::kCategory;
+    const bool has_yes = std::find(h.classes.begin(), h.classes.end(), "yes") != h.classes.end();
+    for (size_t k = 0; k < h.classes.size(); ++k) {
+      const std::string& c = h.classes[k];
+      float value = 0;
+      switch (q.kind) {
+        case ModelQuestion::Kind::kLevel:
+          value = static_cast<float>(*ParseLevel(c));
+          break;
+        case ModelQuestion::Kind::kDifficulty:
+          value = static_cast<float>(k) / static_cast<float>(h.classes.size() - 1);
+          break;
+        case ModelQuestion::Kind::kCategory:
+          value = (has_yes ? c == "yes" : k + 1 == h.classes.size()) ? 1.0f : 0.0f;
+          break;
+      }
+      q.labels.push_back({c, value});
+    }
+    for (const ModelQuestion& d : defaults) {
+      if (d.id == q.id) q.level = d.level;
+    }
+    questions.push_back(std::move(q));
+  }
+  std::unique_ptr<ModelStage> stage(new ModelStage(runtime, cache, std::move(questions)));
   stage->heads_ = std::move(heads);
   return stage;
 }
@@ -137,8 +181,8 @@ void ModelStage::Assess(const v1::ChatRequest& request,
   asked->conversation = runtime_->tokenizer().Encode(RenderConversation(ChatPromptOf(request)));
   asked->deadline = deadline;
   asked->done = std::move(done);
-  asked->probabilities.resize(questions_.size());
-  asked->pending = heads_ ? 1 : questions_.size();
+  asked->probabilities.resize(questions_->size());
+  asked->pending = heads_ ? 1 : questions_->size();
   if (asked->pending == 0) return asked->done(ModelVerdict{});
   const auto granule =
       static_cast<size_t>(std::max<int64_t>(1, runtime_->backend().prefill_granule()));
@@ -152,9 +196,11 @@ void ModelStage::Ask(const std::shared_ptr<Asked>& asked, size_t q,
   r.prompt = asked->conversation;
   if (heads_) {  // the conversation alone; the heads read its pooled hidden state
     r.hidden_layer = heads_->layer;
-    r.on_prompt_hidden = [asked](std::span<const float> hidden) {
+    r.on_prompt_hidden = [this, asked](std::span<const float> hidden) {
       std::lock_guard<std::mutex> lock(asked->mu);
-      asked->hidden.assign(hidden.begin(), hidden.end());
+      for (size_t h = 0; h < heads_->heads.size(); ++h) {
+        asked->probabilities[h] = heads_->heads[h].Probabilities(hidden);
+      }
     };
   } else {
     r.prompt.insert(r.prompt.end(), suffixes_[q].begin(), suffixes_[q].end());
@@ -168,16 +214,17 @@ void ModelStage::Ask(const std::shared_ptr<Asked>& asked, size_t q,
     // serves both when the conversation ends on a chunk edge.
     const auto end = static_cast<int64_t>(asked->conversation.size());
     const auto keep_at = static_cast<int64_t>(asked->fork_at);
+    const size_t asks = heads_ ? 1 : questions_->size();  // requests of the runtime
     if (asked->keep && keep_at > 0) r.forks.push_back(keep_at);
-    if (questions_.size() > 1 && (r.forks.empty() || r.forks.back() < end)) r.forks.push_back(end);
-    r.on_fork = [this, asked, keep_at, end](
+    if (asks > 1 && (r.forks.empty() || r.forks.back() < end)) r.forks.push_back(end);
+    r.on_fork = [this, asked, keep_at, end, asks](
                     int64_t at, absl::StatusOr<std::unique_ptr<engine::Sequence>> fork) {
       const bool keep_here = asked->keep && at == keep_at;
       std::unique_ptr<engine::Sequence> seq = fork.ok() ? *std::move(fork) : nullptr;
-      if (at == end && questions_.size() > 1) {
-        for (size_t k = 1; k < questions_.size(); ++k) {
+      if (at == end && asks > 1) {
+        for (size_t k = 1; k < asks; ++k) {
           std::unique_ptr<engine::Sequence> start;  // null (no copy to be had): from scratch
-          if (seq != nullptr && (k + 1 < questions_.size() || keep_here)) {
+          if (seq != nullptr && (k + 1 < asks || keep_here)) {
             absl::StatusOr<std::unique_ptr<engine::Sequence>> copy = runtime_->backend().Fork(*seq);
             if (copy.ok()) start = *std::move(copy);
           } else {
@@ -221,7 +268,8 @@ void ModelStage::Ask(const std::shared_ptr<Asked>& asked, size_t q,
       std::lock_guard<std::mutex> lock(asked->mu);
       if (asked->finished || --asked->pending > 0) return;
       asked->finished = true;
-      verdict = heads_ ? HeadsVerdict(asked->hidden) : Verdict(asked->probabilities);
+      verdict.questions = questions_;
+      verdict.probabilities = std::move(asked->probabilities);
       verdict.reused = asked->reused;
     }
     asked->done(std::move(verdict));
@@ -233,66 +281,8 @@ void ModelStage::Ask(const std::shared_ptr<Asked>& asked, size_t q,
   }
 }
 
-ModelVerdict ModelStage::Verdict(const std::vector<std::vector<float>>& probabilities) const {
-  ModelVerdict v;
-  for (size_t q = 0; q < questions_.size(); ++q) {
-    const ModelQuestion& question = questions_[q];
-    const std::vector<float>& p = probabilities[q];
-    std::map<std::string, float>& answer = v.answers[question.id];
-    size_t best = 0;
-    float expected = 0, yes = 0;
-    for (size_t i = 0; i < p.size(); ++i) {
-      answer[question.labels[i].word] = p[i];
-      if (p[i] > p[best]) best = i;
-      expected += p[i] * question.labels[i].value;
-      if (question.labels[i].value == 1) yes += p[i];
-    }
-    switch (question.kind) {
-      case ModelQuestion::Kind::kLevel:
-        v.level = ParseLevel(question.labels[best].word);
-        break;
-      case ModelQuestion::Kind::kDifficulty:
-        v.difficulty = expected;
-        break;
-      case ModelQuestion::Kind::kCategory:
-        if (yes >= question.threshold) v.categories.push_back({question.id, question.level, yes});
-        break;
-    }
-  }
-  return v;
-}
-
-ModelVerdict ModelStage::HeadsVerdict(const std::vector<float>& hidden) const {
-  ModelVerdict v;
-  const std::vector<ModelQuestion> defaults = DefaultModelQuestions();
-  for (const Head& head : heads_->heads) {
-    const std::vector<float> p = head.Probabilities(hidden);
-    std::map<std::string, float>& answer = v.answers[head.question];
-    size_t best = 0;
-    float expected = 0, yes = p.back();
-    for (size_t i = 0; i < p.size(); ++i) {
-      answer[head.classes[i]] = p[i];
-      if (p[i] > p[best]) best = i;
-      expected += p[i] * static_cast<float>(i) / static_cast<float>(p.size() - 1);
-      if (head.classes[i] == "yes") yes = p[i];
-    }
-    if (head.question == "level") {
-      v.level = ParseLevel(head.classes[best]);
-    } else if (head.question == "difficulty") {
-      v.difficulty = expected;
-    } else if (yes >= 0.5f) {  // a category: its level as the default questions give it
-      Level level = Level::kConfidential;
-      for (const ModelQuestion& q : defaults) {
-        if (q.id == head.question) level = q.level;
-      }
-      v.categories.push_back({head.question, level, yes});
-    }
-  }
-  return v;
-}
-
-void MergeModelVerdict(const absl::StatusOr<ModelVerdict>& verdict, bool fail_closed,
-                       Assessment* assessment) {
+void MergeModelVerdict(const absl::StatusOr<ModelVerdict>& verdict, const Classifier& policy,
+                       bool fail_closed, Assessment* assessment) {
   ModelAssessment& m = assessment->model;
   if (!verdict.ok()) {
     m.outcome = fail_closed ? "failed_closed" : "failed_open";
@@ -300,19 +290,53 @@ void MergeModelVerdict(const absl::StatusOr<ModelVerdict>& verdict, bool fail_cl
     if (fail_closed) assessment->level = Level::kRestricted;
     return;
   }
+  const ModelThresholds& thresholds = policy.model_thresholds();
   m.outcome = "ok";
-  m.level = verdict->level;
-  m.difficulty = verdict->difficulty;
-  m.categories = verdict->categories;
-  m.answers = verdict->answers;
+  m.answers = verdict->Answers();
   m.reused = verdict->reused;
-  if (verdict->level) assessment->level = std::max(assessment->level, *verdict->level);
-  for (const ModelFinding& c : verdict->categories) {
+  for (size_t q = 0; q < verdict->probabilities.size(); ++q) {
+    const ModelQuestion& question = (*verdict->questions)[q];
+    const std::vector<float>& p = verdict->probabilities[q];
+    switch (question.kind) {
+      case ModelQuestion::Kind::kLevel: {
+        // P(level >= L) for L = internal .. restricted; the highest reaching its threshold.
+        std::array<float, 4> at_least{};
+        for (size_t i = 0; i < p.size(); ++i) {
+          const auto l = static_cast<size_t>(*ParseLevel(question.labels[i].word));
+          for (size_t k = 0; k <= l && k < at_least.size(); ++k) at_least[k] += p[i];
+        }
+        m.level = Level::kPublic;
+        for (size_t k = 1; k < at_least.size(); ++k) {
+          if (at_least[k] >= thresholds.level_at[k - 1]) m.level = static_cast<Level>(k);
+        }
+        break;
+      }
+      case ModelQuestion::Kind::kDifficulty: {
+        float expected = 0;
+        for (size_t i = 0; i < p.size(); ++i) expected += p[i] * question.labels[i].value;
+        m.difficulty = expected;
+        break;
+      }
+      case ModelQuestion::Kind::kCategory: {
+        float yes = 0;
+        for (size_t i = 0; i < p.size(); ++i) {
+          if (question.labels[i].value == 1) yes += p[i];
+        }
+        if (yes >= thresholds.CategoryThreshold(question.id)) {
+          m.categories.push_back(
+              {question.id, policy.EffectiveLevel(question.id, question.level), yes});
+        }
+        break;
+      }
+    }
+  }
+  if (m.level) assessment->level = std::max(assessment->level, *m.level);
+  for (const ModelFinding& c : m.categories) {
     assessment->level = std::max(assessment->level, c.level);
   }
-  if (verdict->difficulty) {
+  if (m.difficulty) {
     assessment->difficulty_signals["deterministic"] = assessment->difficulty;
-    assessment->difficulty = *verdict->difficulty;
+    assessment->difficulty = *m.difficulty;
   }
 }
 

@@ -7,9 +7,12 @@
 // question, no generation. The answer is read from the logits of the next token: each label's
 // probability is the softmax over the labels' first tokens (so labels must start with distinct
 // tokens). Questions are of three kinds:
-//   - level: the labels are the four level names; the most probable is the model's level;
+//   - level: the labels are the four level names;
 //   - difficulty: labels with values in [0, 1] (easy 0, hard 1); the score is the expected value;
-//   - category: yes / no; "yes" at `threshold` or above adds the category at its level.
+//   - category: yes / no; a "yes" adds the category at its level.
+// The stage only measures: the verdict is each question's label probabilities. The policy
+// reads them (ModelThresholds in classifier/classifier.h: which level, which p(yes) counts; its
+// level overrides apply to the model's categories too) when MergeModelVerdict merges them.
 //
 // One prefill serves all questions and the generation: the conversation is prefilled once, by
 // the first question, whose sequence forks (engine/runtime.h, forks) at the conversation's end,
@@ -31,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "airlock/v1/gateway.pb.h"
 #include "classifier/assessment.h"
+#include "classifier/classifier.h"
 #include "classifier/heads.h"
 #include "classifier/level.h"
 #include "engine/prefix_cache.h"
@@ -49,20 +53,22 @@ struct ModelQuestion {
   std::string id;    // "level", "difficulty", or the category ("pii.health")
   std::string text;  // asked as a user turn after the conversation
   std::vector<ModelLabel> labels;
-  Level level = Level::kConfidential;  // category: the level a "yes" means
-  float threshold = 0.5f;              // category: p(yes) at which it counts
+  Level level = Level::kConfidential;  // category: the level a "yes" means (before the
+                                       // policy's level overrides)
 };
 
 // The questions used when the config gives none: the level, the difficulty, and three
 // categories no pattern sees (confidential.business, pii.health, pii.person).
 std::vector<ModelQuestion> DefaultModelQuestions();
 
+// What the model answered.
 struct ModelVerdict {
-  std::map<std::string, std::map<std::string, float>> answers;  // question id -> label -> p
-  std::optional<Level> level;            // the level question's most probable label
-  std::optional<float> difficulty;       // the difficulty question's expected value
-  std::vector<ModelFinding> categories;  // category questions at or above their threshold
-  bool reused = false;                   // the conversation's prefill went to the PrefixCache
+  std::shared_ptr<const std::vector<ModelQuestion>> questions;  // the stage's
+  std::vector<std::vector<float>> probabilities;  // per question, per label (in label order)
+  bool reused = false;  // the conversation's prefill went to the PrefixCache
+
+  // question id -> label -> probability
+  std::map<std::string, std::map<std::string, float>> Answers() const;
 };
 
 class ModelStage {
@@ -73,12 +79,13 @@ class ModelStage {
   static absl::StatusOr<std::unique_ptr<ModelStage>> Create(engine::Runtime* runtime,
                                                             engine::PrefixCache* cache,
                                                             std::vector<ModelQuestion> questions);
-  // The heads method (classifier/heads.h): one prefill of the conversation, no questions; each
-  // head reads its pooled hidden state. The head named "level" gives the level (its classes
-  // must be level names), "difficulty" the expected class index / (classes - 1), any other a
-  // category when p("yes", or the last class) >= 0.5, at the level the default questions give
-  // it (confidential otherwise). INVALID_ARGUMENT when the layer or a head's size does not fit
-  // the model.
+  // The heads method (classifier/heads.h): one prefill of the conversation; each head reads
+  // its pooled hidden state and answers a question without text. The head named "level" is a
+  // level question (its classes must be level names), "difficulty" a difficulty question
+  // (class k of n is worth k / (n - 1)), any other a category question whose "yes" (or, with
+  // no such class, the last class) means the category, at the level the default questions
+  // give it (confidential otherwise). INVALID_ARGUMENT when the layer or a head's size does
+  // not fit the model.
   static absl::StatusOr<std::unique_ptr<ModelStage>> Create(engine::Runtime* runtime,
                                                             engine::PrefixCache* cache,
                                                             Heads heads);
@@ -90,7 +97,7 @@ class ModelStage {
   void Assess(const v1::ChatRequest& request, std::chrono::steady_clock::time_point deadline,
               bool keep_prefill, std::function<void(absl::StatusOr<ModelVerdict>)> done) const;
 
-  const std::vector<ModelQuestion>& questions() const { return questions_; }
+  const std::vector<ModelQuestion>& questions() const { return *questions_; }
   // Each question's turn as tokens (what is prefilled after the conversation).
   const std::vector<std::vector<int32_t>>& question_turns() const { return suffixes_; }
 
@@ -100,24 +107,24 @@ class ModelStage {
              std::vector<ModelQuestion> questions);
   void Ask(const std::shared_ptr<Asked>& asked, size_t q,
            std::unique_ptr<engine::Sequence> start) const;
-  ModelVerdict Verdict(const std::vector<std::vector<float>>& probabilities) const;
-  ModelVerdict HeadsVerdict(const std::vector<float>& hidden) const;
 
   engine::Runtime* runtime_;
   engine::PrefixCache* cache_;
-  std::vector<ModelQuestion> questions_;  // empty with heads
+  std::shared_ptr<const std::vector<ModelQuestion>> questions_;  // with heads: one per head
   std::optional<Heads> heads_;
   std::vector<std::vector<int32_t>> suffixes_;   // per question: the question turn's tokens
   std::vector<std::vector<int32_t>> label_ids_;  // per question: each label's first token
 };
 
-// Merges the model's verdict (or its failure) into a deterministic assessment; the model never
-// lowers it. OK: the level becomes the highest of the assessment's, the model's and each
-// category's; the difficulty becomes the model's (the deterministic score stays in
-// difficulty_signals as "deterministic"); assessment->model says what the model found.
-// Failure: fail_closed raises the level to restricted, otherwise the assessment stays as it
-// is; assessment->model.outcome says which ("failed_closed" / "failed_open") and why.
-void MergeModelVerdict(const absl::StatusOr<ModelVerdict>& verdict, bool fail_closed,
-                       Assessment* assessment);
+// Merges the model's verdict (or its failure) into a deterministic assessment, read as the
+// policy's classifier says (its model_thresholds() and level overrides); the model never
+// lowers the assessment. OK: assessment->model gets the model's level, difficulty and the
+// categories whose p(yes) reaches their threshold; the level becomes the highest of the
+// assessment's, the model's and each category's; the difficulty becomes the model's (the
+// deterministic score stays in difficulty_signals as "deterministic"). Failure: fail_closed
+// raises the level to restricted, otherwise the assessment stays as it is;
+// assessment->model.outcome says which ("failed_closed" / "failed_open") and why.
+void MergeModelVerdict(const absl::StatusOr<ModelVerdict>& verdict, const Classifier& policy,
+                       bool fail_closed, Assessment* assessment);
 
 }  // namespace airlock::classifier

@@ -533,7 +533,7 @@ ModelStageConfig ParseModelStage(const Ctx& ctx, const YAML::Node& n, const std:
     }
     for (size_t i = 0; i < v->size(); ++i) {
       const std::string qp = Index(m.Path("questions"), i);
-      MapReader qm(ctx, (*v)[i], qp, {"id", "kind", "text", "labels", "level", "threshold"});
+      MapReader qm(ctx, (*v)[i], qp, {"id", "kind", "text", "labels", "level"});
       classifier::ModelQuestion q;
       q.id = qm.RequiredString("id");
       const std::string kind = qm.RequiredString("kind");
@@ -562,9 +562,6 @@ ModelStageConfig ParseModelStage(const Ctx& ctx, const YAML::Node& n, const std:
                                       ctx, kv.second, Child(qm.Path("labels"), word), -1e6, 1e6))});
       }
       if (const YAML::Node* l = qm.Find("level")) q.level = LevelAt(ctx, *l, qm.Path("level"));
-      if (const YAML::Node* t = qm.Find("threshold")) {
-        q.threshold = static_cast<float>(Number(ctx, *t, qm.Path("threshold"), 0, 1));
-      }
       c.questions.push_back(std::move(q));
     }
   }

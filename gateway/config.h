@@ -67,7 +67,8 @@
 //           text: Does the conversation above contain health data? Answer yes or no.
 //           labels: { "yes": 1, "no": 0 }  # required, in order: word -> value
 //           level: restricted          # category: the level of a yes (default confidential)
-//           threshold: 0.5             # category: p(yes) at which it counts (0..1)
+//                                      # (the policy's `model` and `levels` decide how the
+//                                      # answers are read: router/policy.h)
 //       heads: models/nano/airlock_heads.json  # or: trained heads (airlock classifier train)
 //                                      # on the hidden state, no questions (not with questions)
 //

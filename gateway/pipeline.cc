@@ -163,7 +163,9 @@ void Exchange::Prepare(const v1::ChatRequest& request, Clock::time_point deadlin
                     std::lock_guard<std::mutex> lock(mu_);
                     Stage("model", t);
                   }
-                  classifier::MergeModelVerdict(verdict, fail_closed, &held->second.assessment);
+                  Prepared& p = held->second;
+                  classifier::MergeModelVerdict(verdict, *p.policy->classifier, fail_closed,
+                                                &p.assessment);
                   Decide(held->first, &held->second);
                   next(std::move(held->second));
                 });

@@ -265,6 +265,51 @@ class Parser : public YamlReader {
     }
   }
 
+  // `model`: how the model stage's answers are read (classifier::ModelThresholds).
+  void Model(const Entry& entry, classifier::ClassifierOptions* options) const {
+    const Entries e = Mapping(entry.value, entry.where(), "model", {"level_at", "categories"},
+                              "a mapping with level_at and/or categories");
+    classifier::ModelThresholds& m = options->model;
+    if (auto it = e.find("level_at"); it != e.end()) {
+      const Entries at =
+          Mapping(it->second.value, it->second.where(), "model.level_at",
+                  {"internal", "confidential", "restricted"},
+                  "a mapping of internal, confidential and/or restricted to a probability");
+      const char* names[] = {"internal", "confidential", "restricted"};
+      for (size_t k = 0; k < 3; ++k) {
+        if (auto l = at.find(names[k]); l != at.end()) {
+          m.level_at[k] = static_cast<float>(
+              Number(l->second, std::string("model.level_at.") + names[k], 0, 1, false));
+        }
+      }
+    }
+    if (auto it = e.find("categories"); it != e.end()) {
+      const YAML::Node& map = it->second.value;
+      if (!map.IsMap()) {
+        Fail(it->second.where(), "model.categories",
+             "expected a mapping of category (or glob such as 'pii.*') to a probability");
+      }
+      std::map<std::string, int> seen;
+      for (const auto& kv : map) {
+        const YAML::Node& key = kv.first;
+        if (!key.IsScalar()) {
+          Fail(key.Mark(), "model.categories", "expected a category or category glob");
+        }
+        const std::string glob = key.Scalar();
+        if (absl::Status valid = classifier::ValidateCategoryGlob(glob); !valid.ok()) {
+          Fail(key.Mark(), "model.categories", std::string(valid.message()));
+        }
+        if (auto [prev, inserted] = seen.emplace(glob, key.Mark().line + 1); !inserted) {
+          Fail(key.Mark(), "model.categories",
+               "duplicate key '" + glob + "' (first given at line " + std::to_string(prev->second) +
+                   ")");
+        }
+        const double p = Number(Entry{key, kv.second}, "model.categories." + glob, 0, 1, false);
+        m.categories.emplace_back(glob, static_cast<float>(p));
+      }
+    }
+  }
+
   std::vector<std::string> Globs(const Entry& e, const std::string& path) const {
     std::vector<std::string> globs = Names(e, path, "category globs", false);
     for (const std::string& g : globs) {
@@ -463,9 +508,11 @@ class Parser : public YamlReader {
     const YAML::Node root = Load(text);
     auto policy = std::make_shared<Policy>();
     policy->path = std::string(filename_);
-    static const char* kTop = "a mapping with keys version, detectors, levels, rules, default";
-    const Entries top = Mapping(root, root.Mark(), "",
-                                {"version", "detectors", "levels", "rules", "default"}, kTop);
+    static const char* kTop =
+        "a mapping with keys version, detectors, levels, model, rules, default";
+    const Entries top =
+        Mapping(root, root.Mark(), "",
+                {"version", "detectors", "levels", "model", "rules", "default"}, kTop);
 
     const Entry& version = Required(top, root, "", "version", "expected version: 1");
     if (!version.value.IsScalar() || version.value.Scalar() != "1") {
@@ -533,6 +580,7 @@ class Parser : public YamlReader {
       }
     }
     if (auto it = top.find("levels"); it != top.end()) Levels(it->second, &options);
+    if (auto it = top.find("model"); it != top.end()) Model(it->second, &options);
     auto classifier = classifier::Classifier::Create(options);
     if (!classifier.ok()) {  // checked above entry by entry; what is left is size
       Fail(detectors_mark, "detectors", std::string(classifier.status().message()));

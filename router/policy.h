@@ -15,6 +15,9 @@
 //   levels:                               # optional: level overrides by category or glob
 //     pii.phone: internal
 //     "secret.*": restricted
+//   model:                                # optional: reading the model stage's answers
+//     level_at: { restricted: 0.3 }       # p(this level or above) that makes the model's level
+//     categories: { pii.health: 0.4 }     # p(yes) at which a model category counts
 //   rules:
 //     - id: restricted-stays-home         # unique, [A-Za-z0-9_.-]+
 //       description: secrets never leave  # optional
@@ -28,7 +31,7 @@
 //     transform: pseudonymize
 //
 // Top-level keys: version (required, 1), detectors (optional list), levels (optional mapping),
-// rules (optional list), default (required).
+// model (optional mapping), rules (optional list), default (required).
 // `detectors` entries: category (required; a category as in classifier/category.h, unique
 // among the detectors, and not in the built-in namespaces pii. and secret.), level (required),
 // and either `pattern` (an RE2 pattern, scanned as bytes in the same RE2::Set pass as the
@@ -43,6 +46,12 @@
 // It overrides the level of every finding whose category matches, built-in or custom; when
 // several match, the most specific wins (classifier/classifier.h). Overrides may lower a
 // level as well as raise it: the clearance check in the dispatcher uses the overridden levels.
+// `model` (classifier::ModelThresholds; used only with the gateway's model stage,
+// classifier/model_stage.h): level_at maps internal, confidential and/or restricted to a
+// probability in [0, 1] (default 0.5 each): the model's level is the highest of them whose
+// probability of "this level or above" reaches it. categories maps a category or glob to the
+// p(yes) in [0, 1] at which a model category question counts (default 0.5; the most specific
+// glob wins). A model category's level is its question's, changed by `levels` like any other.
 // Rule keys: id (required; "default" is reserved), description (optional), when (required;
 // `when: {}` matches every request), then (required).
 // `when` keys (every one given must hold; an empty `when` matches all):

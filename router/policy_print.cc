@@ -175,6 +175,20 @@ std::string PrintPolicy(const Policy& policy) {
       out.push_back("  " + Quote(o.category_glob) + ": " + LevelText(o.level));
     }
   }
+  if (d.model != classifier::ModelThresholds{}) {
+    const classifier::ModelThresholds& m = d.model;
+    out.push_back("model:");
+    out.push_back("  level_at:");
+    out.push_back("    internal: " + Number(m.level_at[0]));
+    out.push_back("    confidential: " + Number(m.level_at[1]));
+    out.push_back("    restricted: " + Number(m.level_at[2]));
+    if (!m.categories.empty()) {
+      out.push_back("  categories:");
+      for (const auto& [glob, p] : m.categories) {
+        out.push_back("    " + Quote(glob) + ": " + Number(p));
+      }
+    }
+  }
   if (!policy.rules.empty()) {
     out.push_back("rules:");
     for (const Rule& r : policy.rules) {
@@ -207,7 +221,7 @@ bool EquivalentPolicies(const Policy& a, const Policy& b) {
   const classifier::ClassifierOptions &x = a.detectors, &y = b.detectors;
   if (x.term_lists.size() != y.term_lists.size() ||
       x.custom_patterns.size() != y.custom_patterns.size() ||
-      x.level_overrides.size() != y.level_overrides.size()) {
+      x.level_overrides.size() != y.level_overrides.size() || x.model != y.model) {
     return false;
   }
   for (size_t i = 0; i < x.term_lists.size(); ++i) {

@@ -18,7 +18,7 @@ std::string PrintPolicy(const Policy& policy);
 
 // Whether a and b are the same compiled policy: the same rules in the same order (ids,
 // descriptions, conditions, decisions; not their lines), the same default, the same detectors
-// and level overrides. Not compared: path, hash, files.
+// level overrides and model thresholds. Not compared: path, hash, files.
 bool EquivalentPolicies(const Policy& a, const Policy& b);
 
 }  // namespace airlock::router

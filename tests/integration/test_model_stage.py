@@ -54,10 +54,13 @@ def test_the_model_assesses_and_the_generation_reuses_its_prefill(start_gateway,
     assert set(levels) == {"level.public", "level.internal", "level.confidential",
                            "level.restricted"}
     assert math.isclose(sum(levels.values()), 1.0, rel_tol=1e-4)
-    assert a.model.level == max(levels, key=levels.get).split(".")[1]
+    # The policy has no `model` section: the model's level is the median of its answer.
+    order = ["public", "internal", "confidential", "restricted"]
+    median = max(i for i in range(4) if i == 0 or
+                 sum(levels["level." + order[j]] for j in range(i, 4)) >= 0.5)
+    assert a.model.level == order[median]
     assert a.model.HasField("difficulty") and 0.0 <= a.model.difficulty <= 1.0
     assert a.difficulty == pytest.approx(a.model.difficulty)
-    order = ["public", "internal", "confidential", "restricted"]
     detectors = max((order.index(f.level) for f in a.findings), default=0)
     assert order.index(a.level) >= max(detectors, order.index(a.model.level))  # never lowered
 
@@ -113,3 +116,19 @@ def test_trained_heads_assess_with_one_prefill(start_gateway, model, tmp_path):
     client.chat(MESSAGES, max_tokens=4, temperature=0.0)
     (nano,) = gw.client(api_key=ADMIN_KEY).status().targets
     assert nano.engine.prefills_reused >= 1
+
+
+def test_the_policy_reads_the_models_answers(start_gateway, model):
+    """The policy's `model` section decides what the answers mean: thresholds of 0 make every
+    level reach its threshold and every category count, at its level as `levels` sets it."""
+    policy = POLICY + ("model:\n  level_at: { internal: 0, confidential: 0, restricted: 0 }\n"
+                       "  categories: { \"*\": 0 }\nlevels: { pii.health: internal }\n")
+    gw = start_gateway([{"name": "nano", "local": model, "clearance": "restricted"}],
+                       policy=policy, extra=STAGE)
+    a = gw.client().classify(MESSAGES).assessment
+    assert a.model.outcome == "ok"
+    assert a.model.level == "restricted" and a.level == "restricted"
+    categories = {c.category: c.level for c in a.model.categories}
+    assert categories == {"confidential.business": "confidential", "pii.health": "internal",
+                          "pii.person": "confidential"}
+    gw.stop()

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <future>
@@ -21,6 +22,17 @@ namespace airlock::classifier {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The median of a level distribution: the highest level L with P(>= L) >= 0.5.
+Level MedianLevel(const std::map<std::string, float>& p) {
+  Level median = Level::kPublic;
+  for (Level l : {Level::kInternal, Level::kConfidential, Level::kRestricted}) {
+    float at_least = 0;
+    for (const auto& [word, q] : p) at_least += *ParseLevel(word) >= l ? q : 0;
+    if (at_least >= 0.5f) median = l;
+  }
+  return median;
+}
 
 class ModelStageTest : public ::testing::Test {
  protected:
@@ -77,6 +89,7 @@ TEST_F(ModelStageTest, LabelScoresAreTheSoftmaxOfTheLabelLogitsAndThePrefillIsRe
   const std::vector<int32_t> conversation =
       tokenizer_->Encode(RenderConversation(ChatPromptOf(request)));
   ASSERT_GT(conversation.size(), 16u);  // long enough to fork at a chunk edge
+  const std::map<std::string, std::map<std::string, float>> answers = verdict->Answers();
   for (const ModelQuestion& q : (*stage)->questions()) {
     std::vector<int32_t> prompt = conversation;
     const std::vector<int32_t> turn = tokenizer_->Encode(
@@ -86,7 +99,7 @@ TEST_F(ModelStageTest, LabelScoresAreTheSoftmaxOfTheLabelLogitsAndThePrefillIsRe
     const std::vector<float> logits = *model_->Forward(&s, prompt);
     double sum = 0;
     for (const ModelLabel& l : q.labels) sum += std::exp(logits[tokenizer_->Encode(l.word)[0]]);
-    const std::map<std::string, float>& answer = verdict->answers.at(q.id);
+    const std::map<std::string, float>& answer = answers.at(q.id);
     ASSERT_EQ(answer.size(), q.labels.size());
     double total = 0;
     for (const ModelLabel& l : q.labels) {
@@ -96,15 +109,22 @@ TEST_F(ModelStageTest, LabelScoresAreTheSoftmaxOfTheLabelLogitsAndThePrefillIsRe
     }
     EXPECT_NEAR(total, 1.0, 1e-6);
   }
-  // The verdict reads them as documented.
-  const std::map<std::string, float>& level = verdict->answers.at("level");
-  const auto best = std::max_element(
-      level.begin(), level.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-  EXPECT_EQ(verdict->level, ParseLevel(best->first));
-  EXPECT_NEAR(*verdict->difficulty, verdict->answers.at("difficulty").at("hard"), 1e-6);
-  for (const ModelFinding& c : verdict->categories) {
+  // The default policy reads them as documented: the median level, the expected difficulty,
+  // the categories whose p(yes) reaches 0.5.
+  Assessment a;
+  MergeModelVerdict(verdict, *Classifier::CreateDefault(), true, &a);
+  ASSERT_EQ(a.model.outcome, "ok");
+  EXPECT_EQ(a.model.level, MedianLevel(answers.at("level")));
+  EXPECT_NEAR(*a.model.difficulty, answers.at("difficulty").at("hard"), 1e-6);
+  size_t yes = 0;
+  for (const ModelQuestion& q : (*stage)->questions()) {
+    if (q.kind == ModelQuestion::Kind::kCategory)
+      yes += answers.at(q.id).at("yes") >= 0.5f;
+  }
+  EXPECT_EQ(a.model.categories.size(), yes);
+  for (const ModelFinding& c : a.model.categories) {
     EXPECT_GE(c.probability, 0.5f);
-    EXPECT_EQ(c.probability, verdict->answers.at(c.category).at("yes"));
+    EXPECT_EQ(c.probability, answers.at(c.category).at("yes"));
   }
 
   // The conversation's prefill waits in the cache; the generation starts from it and gets
@@ -163,21 +183,19 @@ TEST_F(ModelStageTest, HeadsReadThePooledHiddenState) {
   const absl::StatusOr<ModelVerdict> verdict = Run(**stage, request);
   ASSERT_TRUE(verdict.ok()) << verdict.status();
   const std::vector<float> hidden = *PooledHidden(*model_, *tokenizer_, request, 2);
+  const std::map<std::string, std::map<std::string, float>> answers = verdict->Answers();
   for (const Head& h : heads.heads) {
     const std::vector<float> want = h.Probabilities(hidden);
     for (size_t k = 0; k < h.classes.size(); ++k) {
-      EXPECT_NEAR(verdict->answers.at(h.question).at(h.classes[k]), want[k], 1e-4)
+      EXPECT_NEAR(answers.at(h.question).at(h.classes[k]), want[k], 1e-4)
           << h.question << " " << h.classes[k];
     }
   }
-  const std::map<std::string, float>& level = verdict->answers.at("level");
-  EXPECT_EQ(
-      verdict->level,
-      ParseLevel(std::max_element(level.begin(), level.end(), [](const auto& a, const auto& b) {
-                   return a.second < b.second;
-                 })->first));
-  EXPECT_NEAR(*verdict->difficulty, verdict->answers.at("difficulty").at("hard"), 1e-6);
-  EXPECT_EQ(verdict->categories.empty(), verdict->answers.at("pii.health").at("yes") < 0.5f);
+  Assessment a;
+  MergeModelVerdict(verdict, *Classifier::CreateDefault(), true, &a);
+  EXPECT_EQ(a.model.level, MedianLevel(answers.at("level")));
+  EXPECT_NEAR(*a.model.difficulty, answers.at("difficulty").at("hard"), 1e-6);
+  EXPECT_EQ(a.model.categories.empty(), answers.at("pii.health").at("yes") < 0.5f);
   EXPECT_TRUE(verdict->reused);
   EXPECT_EQ(cache.stats().entries, 1u);
 
@@ -199,35 +217,56 @@ TEST_F(ModelStageTest, FailuresFollowFailClosedOrOpen) {
 
   Assessment closed;
   closed.level = Level::kInternal;
-  MergeModelVerdict(late, /*fail_closed=*/true, &closed);
+  MergeModelVerdict(late, *Classifier::CreateDefault(), /*fail_closed=*/true, &closed);
   EXPECT_EQ(closed.level, Level::kRestricted);
   EXPECT_EQ(closed.model.outcome, "failed_closed");
   EXPECT_NE(closed.model.error.find("model stage"), std::string::npos) << closed.model.error;
 
   Assessment open;
   open.level = Level::kInternal;
-  MergeModelVerdict(late, /*fail_closed=*/false, &open);
+  MergeModelVerdict(late, *Classifier::CreateDefault(), /*fail_closed=*/false, &open);
   EXPECT_EQ(open.level, Level::kInternal);
   EXPECT_EQ(open.model.outcome, "failed_open");
 }
 
-TEST_F(ModelStageTest, TheModelNeverLowersTheAssessment) {
+// A verdict on the default questions with the given probabilities (level: public, internal,
+// confidential, restricted; difficulty: easy, hard; categories: no, yes).
+ModelVerdict VerdictOf(std::array<float, 4> level, float hard, float business, float health,
+                       float person) {
   ModelVerdict v;
-  v.level = Level::kPublic;
-  v.difficulty = 0.25f;
+  v.questions = std::make_shared<const std::vector<ModelQuestion>>(DefaultModelQuestions());
+  for (const ModelQuestion& q : *v.questions) {
+    if (q.id == "level") {
+      v.probabilities.push_back({level.begin(), level.end()});
+      continue;
+    }
+    const float yes = q.id == "difficulty"              ? hard
+                      : q.id == "confidential.business" ? business
+                      : q.id == "pii.health"            ? health
+                                                        : person;
+    std::vector<float> p;  // in label order: yes (or hard) is the label worth 1
+    for (const ModelLabel& l : q.labels) p.push_back(l.value == 1 ? yes : 1 - yes);
+    v.probabilities.push_back(std::move(p));
+  }
+  return v;
+}
+
+TEST_F(ModelStageTest, TheModelNeverLowersTheAssessment) {
+  const ModelVerdict v = VerdictOf({0.7f, 0.1f, 0.1f, 0.1f}, 0.25f, 0.1f, 0.1f, 0.1f);
   Assessment a;
   a.level = Level::kConfidential;
   a.difficulty = 0.7f;
-  MergeModelVerdict(v, true, &a);
+  MergeModelVerdict(v, *Classifier::CreateDefault(), true, &a);
   EXPECT_EQ(a.level, Level::kConfidential);  // the model's public does not lower it
   EXPECT_EQ(a.model.outcome, "ok");
   EXPECT_EQ(a.model.level, Level::kPublic);
+  EXPECT_TRUE(a.model.categories.empty());
   EXPECT_FLOAT_EQ(a.difficulty, 0.25f);  // the model's difficulty refines the estimate
   EXPECT_FLOAT_EQ(a.difficulty_signals.at("deterministic"), 0.7f);
   // A category raises it to the category's level.
-  v.categories.push_back({"pii.health", Level::kRestricted, 0.9f});
   Assessment b;
-  MergeModelVerdict(v, true, &b);
+  MergeModelVerdict(VerdictOf({0.7f, 0.1f, 0.1f, 0.1f}, 0.25f, 0.1f, 0.9f, 0.1f),
+                    *Classifier::CreateDefault(), true, &b);
   EXPECT_EQ(b.level, Level::kRestricted);
   v1::Assessment proto;
   ToProto(b, &proto);
@@ -235,6 +274,40 @@ TEST_F(ModelStageTest, TheModelNeverLowersTheAssessment) {
   ASSERT_EQ(proto.model().categories_size(), 1);
   EXPECT_EQ(proto.model().categories(0).category(), "pii.health");
   EXPECT_EQ(proto.model().level(), "public");
+}
+
+// The policy's model section decides which answers count: level thresholds on P(>= level),
+// category thresholds by glob, and its level overrides apply to the model's categories.
+TEST_F(ModelStageTest, ThePolicyReadsTheVerdict) {
+  // P(>= internal) 0.6, P(>= confidential) 0.45, P(>= restricted) 0.3.
+  const ModelVerdict v = VerdictOf({0.4f, 0.15f, 0.15f, 0.3f}, 0.5f, 0.35f, 0.6f, 0.8f);
+  Assessment median;
+  MergeModelVerdict(v, *Classifier::CreateDefault(), true, &median);
+  EXPECT_EQ(median.model.level, Level::kInternal);
+  ASSERT_EQ(median.model.categories.size(), 2u);  // health 0.6, person 0.8
+  EXPECT_EQ(median.model.categories[0].category, "pii.health");
+  EXPECT_EQ(median.model.categories[0].level, Level::kRestricted);
+  EXPECT_EQ(median.model.categories[1].category, "pii.person");
+
+  ClassifierOptions options;
+  options.model.level_at = {0.9f, 0.5f, 0.25f};  // cautious about restricted
+  options.model.categories = {{"pii.*", 0.7f}, {"confidential.*", 0.3f}};
+  options.level_overrides = {{"pii.person", Level::kRestricted}};
+  const auto strict = Classifier::Create(options);
+  ASSERT_TRUE(strict.ok()) << strict.status();
+  EXPECT_FLOAT_EQ((*strict)->model_thresholds().CategoryThreshold("pii.health"), 0.7f);
+  EXPECT_FLOAT_EQ((*strict)->model_thresholds().CategoryThreshold("code.secret"), 0.5f);
+  Assessment read;
+  MergeModelVerdict(v, **strict, true, &read);
+  EXPECT_EQ(read.model.level, Level::kRestricted);  // highest reaching its threshold
+  ASSERT_EQ(read.model.categories.size(), 2u);      // business 0.35 >= 0.3; health 0.6 < 0.7
+  EXPECT_EQ(read.model.categories[0].category, "confidential.business");
+  EXPECT_EQ(read.model.categories[1].category, "pii.person");
+  EXPECT_EQ(read.model.categories[1].level, Level::kRestricted);  // the override applies
+  EXPECT_EQ(read.level, Level::kRestricted);
+
+  options.model.categories = {{"pii.[", 0.7f}};
+  EXPECT_EQ(Classifier::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ModelStageTest, BadQuestionsAreRefusedByName) {

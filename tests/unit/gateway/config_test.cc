@@ -437,7 +437,7 @@ TEST_F(ConfigTest, ModelStage) {
             "classifier:\n  model:\n    target: nano\n    timeout_ms: 50\n"
             "    on_failure: fail_open\n    keep_prefill: false\n    questions:\n"
             "      - id: pii.health\n        kind: category\n        text: Health data?\n"
-            "        labels: {yes: 1, no: 0}\n        level: restricted\n        threshold: 0.7\n");
+            "        labels: {yes: 1, no: 0}\n        level: restricted\n");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->model_stage->timeout, std::chrono::milliseconds(50));
   EXPECT_FALSE(c->model_stage->fail_closed);
@@ -450,7 +450,6 @@ TEST_F(ConfigTest, ModelStage) {
   EXPECT_EQ(q.labels[0].word, "yes");
   EXPECT_EQ(q.labels[1].value, 0.0f);
   EXPECT_EQ(q.level, classifier::Level::kRestricted);
-  EXPECT_FLOAT_EQ(q.threshold, 0.7f);
 
   std::ofstream(dir_ + "/heads.json") << "{}";
   c = Parse(targets + "classifier: {model: {target: nano, heads: heads.json}}\n");
@@ -468,9 +467,11 @@ TEST_F(ConfigTest, ModelStage) {
                             "difficulty, text: t, labels: {easy: 0, hard: x}}]}}\n"),
             "t.yaml:4:107: classifier.model.questions[0].labels.hard: expected a number, got "
             "'x'");
+  // Thresholds are the policy's (router/policy.h `model`), not the config's.
   EXPECT_EQ(Error(targets + "classifier: {model: {target: nano, questions: [{id: c, kind: "
                             "category, text: t, labels: {yes: 1}, threshold: 2}]}}\n"),
-            "t.yaml:4:110: classifier.model.questions[0].threshold: 2 is out of range (0 to 1)");
+            "t.yaml:4:99: classifier.model.questions[0].threshold: unknown key (expected one of: "
+            "id, kind, text, labels, level)");
 }
 
 TEST_F(ConfigTest, ApiKeyFromEnvironment) {

@@ -57,6 +57,7 @@ detectors:
       folded", "Zürich"]
     word_boundary: false
 levels: { pii.phone: internal, "secret.*": restricted, "*": public }
+model: { level_at: { restricted: 0.3 }, categories: { "pii.*": 0.7, pii.person: 0.25 } }
 rules:
   - id: every-condition
     description: "all of them: quotes \" and colons: here"
@@ -123,6 +124,8 @@ TEST(PolicyPrint, EquivalentPoliciesNoticesEveryDifference) {
       {"word_boundary: false", "word_boundary: true"},
       {"'CUST-[0-9]{8}'", "'CUST-[0-9]{9}'"},
       {"pii.phone: internal", "pii.phone: confidential"},
+      {"restricted: 0.3", "restricted: 0.31"},
+      {"pii.person: 0.25", "pii.persons: 0.25"},
       {"all: [ {}, { level_at_least: public } ]", "all: [ { level_at_least: public }, {} ]"},
       {"description: \"all of them", "description: \"All of them"},
       {"default: { route: frontier,", "default: { route: super,"},

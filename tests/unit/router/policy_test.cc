@@ -140,11 +140,13 @@ const ErrorCase kErrors[] = {
     {"yaml bad indentation", "version: 1\n  default: x\n",
      "policy.yaml:2:10: invalid YAML: illegal map value"},
     {"empty document", "",
-     "policy.yaml:1:1: expected a mapping with keys version, detectors, levels, rules, default"},
+     "policy.yaml:1:1: expected a mapping with keys version, detectors, levels, model, rules, "
+     "default"},
     {"not a mapping", "- version\n",
-     "policy.yaml:1:1: expected a mapping with keys version, detectors, levels, rules, default"},
+     "policy.yaml:1:1: expected a mapping with keys version, detectors, levels, model, rules, "
+     "default"},
     {"unknown top-level key", "version: 1\ndefault: { route: nano }\nrulez: []\n",
-     "policy.yaml:3:1: unknown key 'rulez' (expected version, detectors, levels, rules, "
+     "policy.yaml:3:1: unknown key 'rulez' (expected version, detectors, levels, model, rules, "
      "default)"},
     {"duplicate top-level key", "version: 1\ndefault: { route: nano }\nversion: 1\n",
      "policy.yaml:3:1: duplicate key 'version' (first given at line 1)"},
@@ -430,6 +432,30 @@ const ErrorCase kErrors[] = {
     {"levels duplicate key",
      "version: 1\nlevels:\n  pii.phone: public\n  pii.phone: internal\ndefault: { route: nano }\n",
      "policy.yaml:4:3: levels: duplicate key 'pii.phone' (first given at line 3)"},
+    // model
+    {"model not a mapping", "version: 1\nmodel: [0.5]\ndefault: { route: nano }\n",
+     "policy.yaml:2:8: model: expected a mapping with level_at and/or categories"},
+    {"model unknown key", "version: 1\nmodel: { threshold: 0.5 }\ndefault: { route: nano }\n",
+     "policy.yaml:2:10: model: unknown key 'threshold' (expected level_at, categories)"},
+    {"model level_at unknown level",
+     "version: 1\nmodel: { level_at: { public: 0.5 } }\ndefault: { route: nano }\n",
+     "policy.yaml:2:22: model.level_at: unknown key 'public' (expected internal, confidential, "
+     "restricted)"},
+    {"model level_at out of range",
+     "version: 1\nmodel: { level_at: { restricted: 1.5 } }\ndefault: { route: nano }\n",
+     "policy.yaml:2:34: model.level_at.restricted: expected a number from 0 to 1, found '1.5'"},
+    {"model categories bad glob",
+     "version: 1\nmodel:\n  categories: { Pii.*: 0.5 }\ndefault: { route: nano }\n",
+     "policy.yaml:3:17: model.categories: invalid character 'P' at offset 0 of category glob "
+     "'Pii.*' (expected a-z, 0-9, '_', '-', '.' and '*')"},
+    {"model categories not a number",
+     "version: 1\nmodel:\n  categories: { pii.health: high }\ndefault: { route: nano }\n",
+     "policy.yaml:3:29: model.categories.pii.health: expected a number from 0 to 1, found "
+     "'high'"},
+    {"model categories duplicate",
+     "version: 1\nmodel:\n  categories:\n    pii.health: 0.4\n    pii.health: 0.6\n"
+     "default: { route: nano }\n",
+     "policy.yaml:5:5: model.categories: duplicate key 'pii.health' (first given at line 4)"},
     // One rule, `when` on line 4: "    when: " puts the first condition at column 11.
     {"bad category glob",
      "version: 1\ndefault: { route: nano }\nrules:\n  - id: a\n"
@@ -596,6 +622,27 @@ default: { route: frontier }
   EXPECT_EQ(a.findings[0].category, "pii.email");
   EXPECT_EQ(a.findings[0].level, Level::kInternal);
   EXPECT_EQ(Decide(*p, a).rule_id, "default");
+}
+
+TEST(ParsePolicy, ModelSetsHowTheModelStagesAnswersAreRead) {
+  auto p = Parse(R"(version: 1
+model:
+  level_at: { restricted: 0.3 }
+  categories:
+    "pii.*": 0.7
+    pii.person: 0.4
+default: { route: nano }
+)");
+  ASSERT_NE(p, nullptr);
+  const classifier::ModelThresholds& m = p->classifier->model_thresholds();
+  EXPECT_FLOAT_EQ(m.level_at[0], 0.5f);  // unspecified: the default
+  EXPECT_FLOAT_EQ(m.level_at[1], 0.5f);
+  EXPECT_FLOAT_EQ(m.level_at[2], 0.3f);
+  EXPECT_FLOAT_EQ(m.CategoryThreshold("pii.health"), 0.7f);
+  EXPECT_FLOAT_EQ(m.CategoryThreshold("pii.person"), 0.4f);  // exact beats the glob
+  EXPECT_FLOAT_EQ(m.CategoryThreshold("confidential.business"), 0.5f);
+  EXPECT_EQ(Parse("version: 1\ndefault: { route: nano }\n")->classifier->model_thresholds(),
+            classifier::ModelThresholds{});
 }
 
 TEST(ParsePolicy, TermsFileRelativeToThePolicyAndPartOfTheHash) {
