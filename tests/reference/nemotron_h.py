@@ -175,8 +175,9 @@ def moe(c, w, p, x):
     return out
 
 
-def forward(model_dir, ids):
-    """Logits of every position: [len(ids), vocab]."""
+def residual_stream(model_dir, ids):
+    """The residual stream h after each layer's residual add (before norm_f), and the final
+    logits: (list of [len(ids), hidden] per layer, [len(ids), vocab])."""
     c = load_config(model_dir)
     w = load_weights(model_dir)
     prefix = "backbone." if any(n.startswith("backbone.") for n in w) else "model."
@@ -185,12 +186,26 @@ def forward(model_dir, ids):
     eps = c["layer_norm_epsilon"]
     mixers = {"M": mamba, "*": attention, "E": moe,
               "-": lambda c, w, p, x: ffn(w[p + "up_proj.weight"], w[p + "down_proj.weight"], x)}
+    after = []
     for i, kind in enumerate(c["layers"]):
         p = f"{prefix}layers.{i}."
         h = h + mixers[kind](c, w, p + "mixer.", rms_norm(h, w[p + "norm.weight"], eps))
+        after.append(h)
     h = rms_norm(h, w[prefix + "norm_f.weight"], eps)
     head = emb if c.get("tie_word_embeddings") else w["lm_head.weight"]
-    return h @ head.T
+    return after, h @ head.T
+
+
+def forward(model_dir, ids):
+    """Logits of every position: [len(ids), vocab]."""
+    return residual_stream(model_dir, ids)[1]
+
+
+def hidden_after(model_dir, ids, layer):
+    """The residual stream after layer `layer` (0-based; after its residual add, before any
+    later layer and norm_f) of every position: [len(ids), hidden]. What the engine adds into
+    StepItem::hidden_sum for hidden_layer = layer (engine/backend.h)."""
+    return residual_stream(model_dir, ids)[0][layer]
 
 
 if __name__ == "__main__":
