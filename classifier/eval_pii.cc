@@ -14,22 +14,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "classifier/eval.h"
-#include "nlohmann/json.hpp"
+#include "classifier/public_data.h"
 
 namespace airlock::classifier {
 namespace {
-
-constexpr const char* kDataFile = "pii/presidio_synth_dataset_v2.json";
 
 struct Mapping {
   std::string_view category;
@@ -129,16 +125,9 @@ struct Counts {
 }  // namespace
 
 absl::StatusOr<EvalReport> EvalPii(const Classifier& classifier, const std::string& data_dir) {
-  const std::string path = absl::StrCat(data_dir, "/", kDataFile);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the PII data set"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const nlohmann::json data =
-      nlohmann::json::parse(buffer.str(), nullptr, /*allow_exceptions=*/false);
-  if (data.is_discarded() || !data.is_array()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a JSON array"));
-  }
+  const std::string path = absl::StrCat(data_dir, "/", kPresidioFile);
+  auto data = LoadPresidio(data_dir);
+  if (!data.ok()) return data.status();
 
   std::map<std::string, Counts> counts;  // by entity type
   std::map<std::string, int> unmapped;   // findings of categories without an entity type
@@ -148,31 +137,19 @@ absl::StatusOr<EvalReport> EvalPii(const Classifier& classifier, const std::stri
   double assess_seconds = 0;
   constexpr size_t kMaxExamples = 5;
 
-  for (size_t d = 0; d < data.size(); ++d) {
-    const nlohmann::json& doc = data[d];
+  for (size_t d = 0; d < data->size(); ++d) {
+    const PresidioText& doc = (*data)[d];
     const std::string where = absl::StrCat(path, ": entry ", d);
-    if (!doc.is_object() || !doc.contains("full_text") || !doc["full_text"].is_string() ||
-        !doc.contains("spans") || !doc["spans"].is_array()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": needs a string 'full_text' and an array 'spans'"));
-    }
-    const std::string text = doc["full_text"].get<std::string>();
+    const std::string& text = doc.text;
     const std::vector<size_t> offsets = CodePointOffsets(text);
     std::vector<Span> gold;
     bool pattern_gold = false;
-    for (const nlohmann::json& s : doc["spans"]) {
-      if (!s.is_object() || !s.contains("entity_type") || !s["entity_type"].is_string() ||
-          !s.contains("start_position") || !s["start_position"].is_number_unsigned() ||
-          !s.contains("end_position") || !s["end_position"].is_number_unsigned()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, ": a span needs 'entity_type', 'start_position' and 'end_position'"));
-      }
-      const size_t b = s["start_position"].get<size_t>(), e = s["end_position"].get<size_t>();
-      if (b > e || e >= offsets.size()) {
+    for (const PresidioSpan& s : doc.spans) {
+      if (s.begin > s.end || s.end >= offsets.size()) {
         return absl::InvalidArgumentError(
-            absl::StrCat(where, ": span [", b, ", ", e, ") outside the text"));
+            absl::StrCat(where, ": span [", s.begin, ", ", s.end, ") outside the text"));
       }
-      gold.push_back(Span{offsets[b], offsets[e], s["entity_type"].get<std::string>()});
+      gold.push_back(Span{offsets[s.begin], offsets[s.end], s.entity});
       for (const Goal& g : kGoals) pattern_gold = pattern_gold || g.entity == gold.back().entity;
     }
 
@@ -233,7 +210,7 @@ absl::StatusOr<EvalReport> EvalPii(const Classifier& classifier, const std::stri
 
   EvalReport report;
   EvalTable spans;
-  spans.title = absl::StrCat("PII spans: ", kDataFile, " (", data.size(), " texts)");
+  spans.title = absl::StrCat("PII spans: ", kPresidioFile, " (", data->size(), " texts)");
   spans.header = {"entity",   "our category", "gold",      "found", "recall",
                   "findings", "correct",      "precision", "F2"};
   for (const auto& [entity, c] : counts) {
@@ -254,7 +231,7 @@ absl::StatusOr<EvalReport> EvalPii(const Classifier& classifier, const std::stri
       "recall = gold spans matched / gold; precision = findings matching a gold span / findings",
       "DATE_TIME is only scored against pii.date_of_birth (dates next to 'born', 'DOB', ...)",
       absl::StrCat(
-          "assessment time: ", Fixed(1000 * assess_seconds / std::max<size_t>(1, data.size())),
+          "assessment time: ", Fixed(1000 * assess_seconds / std::max<size_t>(1, data->size())),
           " ms per text (informational)"),
   };
   report.tables.push_back(std::move(spans));
