@@ -240,29 +240,39 @@ class Parser : public YamlReader {
     options->term_lists.push_back(std::move(list));
   }
 
-  void Levels(const Entry& entry, classifier::ClassifierOptions* options) const {
+  // A mapping of category (or glob) to a value, `what`: each key a valid glob, given once;
+  // read(glob, entry, path) reads each value, path naming it ("levels.pii.phone").
+  template <typename Read>
+  void CategoryMap(const Entry& entry, const std::string& path, const std::string& what,
+                   Read read) const {
     const YAML::Node& map = entry.value;
     if (!map.IsMap()) {
-      Fail(entry.where(), "levels",
-           "expected a mapping of category (or glob such as 'secret.*') to level");
+      Fail(entry.where(), path,
+           "expected a mapping of category (or glob such as 'secret.*') to " + what);
     }
     std::map<std::string, int> seen;
     for (const auto& kv : map) {
       const YAML::Node& key = kv.first;
-      if (!key.IsScalar()) Fail(key.Mark(), "levels", "expected a category or category glob");
+      if (!key.IsScalar()) Fail(key.Mark(), path, "expected a category or category glob");
       const std::string glob = key.Scalar();
-      const std::string path = "levels." + glob;
       if (absl::Status valid = classifier::ValidateCategoryGlob(glob); !valid.ok()) {
-        Fail(key.Mark(), "levels", std::string(valid.message()));
+        Fail(key.Mark(), path, std::string(valid.message()));
       }
       if (auto [prev, inserted] = seen.emplace(glob, key.Mark().line + 1); !inserted) {
-        Fail(key.Mark(), "levels",
+        Fail(key.Mark(), path,
              "duplicate key '" + glob + "' (first given at line " + std::to_string(prev->second) +
                  ")");
       }
-      const Level level = ParseLevelNode(Entry{key, kv.second}, path);
-      options->level_overrides.push_back(classifier::LevelOverride{glob, level});
+      read(glob, Entry{key, kv.second}, path + "." + glob);
     }
+  }
+
+  void Levels(const Entry& entry, classifier::ClassifierOptions* options) const {
+    CategoryMap(entry, "levels", "level",
+                [&](const std::string& glob, const Entry& value, const std::string& path) {
+                  options->level_overrides.push_back(
+                      classifier::LevelOverride{glob, ParseLevelNode(value, path)});
+                });
   }
 
   // `model`: how the model stage's answers are read (classifier::ModelThresholds).
@@ -284,29 +294,11 @@ class Parser : public YamlReader {
       }
     }
     if (auto it = e.find("categories"); it != e.end()) {
-      const YAML::Node& map = it->second.value;
-      if (!map.IsMap()) {
-        Fail(it->second.where(), "model.categories",
-             "expected a mapping of category (or glob such as 'pii.*') to a probability");
-      }
-      std::map<std::string, int> seen;
-      for (const auto& kv : map) {
-        const YAML::Node& key = kv.first;
-        if (!key.IsScalar()) {
-          Fail(key.Mark(), "model.categories", "expected a category or category glob");
-        }
-        const std::string glob = key.Scalar();
-        if (absl::Status valid = classifier::ValidateCategoryGlob(glob); !valid.ok()) {
-          Fail(key.Mark(), "model.categories", std::string(valid.message()));
-        }
-        if (auto [prev, inserted] = seen.emplace(glob, key.Mark().line + 1); !inserted) {
-          Fail(key.Mark(), "model.categories",
-               "duplicate key '" + glob + "' (first given at line " + std::to_string(prev->second) +
-                   ")");
-        }
-        const double p = Number(Entry{key, kv.second}, "model.categories." + glob, 0, 1, false);
-        m.categories.emplace_back(glob, static_cast<float>(p));
-      }
+      CategoryMap(it->second, "model.categories", "a probability",
+                  [&](const std::string& glob, const Entry& value, const std::string& path) {
+                    m.categories.emplace_back(glob,
+                                              static_cast<float>(Number(value, path, 0, 1, false)));
+                  });
     }
   }
 
