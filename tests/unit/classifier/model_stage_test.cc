@@ -118,8 +118,7 @@ TEST_F(ModelStageTest, LabelScoresAreTheSoftmaxOfTheLabelLogitsAndThePrefillIsRe
   EXPECT_NEAR(*a.model.difficulty, answers.at("difficulty").at("hard"), 1e-6);
   size_t yes = 0;
   for (const ModelQuestion& q : (*stage)->questions()) {
-    if (q.kind == ModelQuestion::Kind::kCategory)
-      yes += answers.at(q.id).at("yes") >= 0.5f;
+    if (q.kind == ModelQuestion::Kind::kCategory) yes += answers.at(q.id).at("yes") >= 0.5f;
   }
   EXPECT_EQ(a.model.categories.size(), yes);
   for (const ModelFinding& c : a.model.categories) {
