@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "classifier/eval.h"
 #include "classifier/heads.h"
+#include "classifier/model_data.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 #include "nlohmann/json.hpp"
@@ -19,11 +22,12 @@ namespace airlock::gateway::cli {
 namespace {
 
 struct Args {
-  std::string model, data, question, classes, out, heads;
+  std::string model, data, question, classes, out, heads, test;
   int layer = -1;
   double holdout = 0.2;
   uint64_t seed = 1;
   int iterations = 500;
+  size_t max_per_class = 1000;  // data
 };
 
 struct Error {
@@ -31,50 +35,11 @@ struct Error {
   int code;
 };
 
-std::vector<std::string> ClassesFor(const Args& a) {
-  if (!a.classes.empty()) return absl::StrSplit(a.classes, ',');
-  if (a.question == "level") return {"public", "internal", "confidential", "restricted"};
-  if (a.question == "difficulty") return {"easy", "hard"};
+std::vector<std::string> ClassesFor(const std::string& question, const std::string& given) {
+  if (!given.empty()) return absl::StrSplit(given, ',');
+  if (question == "level") return {"public", "internal", "confidential", "restricted"};
+  if (question == "difficulty") return {"easy", "hard"};
   return {"no", "yes"};
-}
-
-// Every line's pooled hidden state (n x hidden) and label index.
-void Featurize(const Args& a, const engine::Model& model, const engine::Tokenizer& tok,
-               const std::vector<std::string>& classes, int layer, std::vector<float>* features,
-               std::vector<int>* labels) {
-  std::ifstream in(a.data);
-  if (!in) throw Error{absl::StrCat(a.data, ": cannot read"), 2};
-  std::string line;
-  for (size_t n = 1; std::getline(in, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = absl::StrCat(a.data, ":", n);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error{absl::StrCat(where, ": ", e.what()), 2};
-    }
-    if (!j.is_object() || !j.contains("text") || !j["text"].is_string() || !j.contains("label") ||
-        !j["label"].is_string()) {
-      throw Error{absl::StrCat(where, ": expected {\"text\": ..., \"label\": ...}"), 2};
-    }
-    const std::string label = j["label"];
-    const auto it = std::find(classes.begin(), classes.end(), label);
-    if (it == classes.end()) {
-      throw Error{absl::StrCat(where, ": label '", label, "' is not one of the classes (",
-                               absl::StrJoin(classes, ", "), ")"),
-                  2};
-    }
-    v1::ChatRequest r;
-    v1::Message* m = r.add_messages();
-    m->set_role(v1::Message::USER);
-    m->set_content(j["text"].get<std::string>());
-    absl::StatusOr<std::vector<float>> h = classifier::PooledHidden(model, tok, r, layer);
-    if (!h.ok()) throw Error{absl::StrCat(where, ": ", h.status().message()), 1};
-    features->insert(features->end(), h->begin(), h->end());
-    labels->push_back(static_cast<int>(it - classes.begin()));
-  }
-  if (labels->empty()) throw Error{absl::StrCat(a.data, ": no examples"), 2};
 }
 
 struct Loaded {
@@ -90,44 +55,138 @@ Loaded Load(const std::string& dir) {
   return {*std::move(model), *std::move(tok)};
 }
 
+struct Examples {
+  std::vector<float> x;  // n x dim, row-major
+  std::vector<int> y;    // class index
+};
+
+// Labelled JSONL -> pooled hidden states. A text seen before (in another question's file) is
+// not prefilled again.
+class Featurizer {
+ public:
+  Featurizer(const Loaded& m, int layer) : m_(m), layer_(layer) {}
+
+  Examples Read(const std::string& path, const std::vector<std::string>& classes) {
+    std::ifstream in(path);
+    if (!in) throw Error{absl::StrCat(path, ": cannot read"), 2};
+    Examples out;
+    std::string line;
+    for (size_t n = 1; std::getline(in, line); ++n) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      const std::string where = absl::StrCat(path, ":", n);
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::exception& e) {
+        throw Error{absl::StrCat(where, ": ", e.what()), 2};
+      }
+      if (!j.is_object() || !j.contains("text") || !j["text"].is_string() || !j.contains("label") ||
+          !j["label"].is_string()) {
+        throw Error{absl::StrCat(where, ": expected {\"text\": ..., \"label\": ...}"), 2};
+      }
+      const std::string label = j["label"];
+      const auto it = std::find(classes.begin(), classes.end(), label);
+      if (it == classes.end()) {
+        throw Error{absl::StrCat(where, ": label '", label, "' is not one of the classes (",
+                                 absl::StrJoin(classes, ", "), ")"),
+                    2};
+      }
+      const std::vector<float>& h = Hidden(j["text"].get<std::string>(), where);
+      out.x.insert(out.x.end(), h.begin(), h.end());
+      out.y.push_back(static_cast<int>(it - classes.begin()));
+    }
+    if (out.y.empty()) throw Error{absl::StrCat(path, ": no examples"), 2};
+    return out;
+  }
+
+ private:
+  const std::vector<float>& Hidden(const std::string& text, const std::string& where) {
+    auto it = cache_.find(text);
+    if (it != cache_.end()) return it->second;
+    v1::ChatRequest r;
+    v1::Message* m = r.add_messages();
+    m->set_role(v1::Message::USER);
+    m->set_content(text);
+    absl::StatusOr<std::vector<float>> h =
+        classifier::PooledHidden(*m_.model, *m_.tokenizer, r, layer_);
+    if (!h.ok()) throw Error{absl::StrCat(where, ": ", h.status().message()), 1};
+    return cache_.emplace(text, *std::move(h)).first->second;
+  }
+
+  const Loaded& m_;
+  int layer_;
+  std::map<std::string, std::vector<float>> cache_;
+};
+
 std::string HeadsPath(const Args& a, const std::string& given) {
   return given.empty() ? (std::filesystem::path(a.model) / "airlock_heads.json").string() : given;
 }
 
-int Train(const Args& a) {
-  const Loaded m = Load(a.model);
-  const int layers = static_cast<int>(m.model->config().layers.size());
-  const int layer = a.layer >= 0 ? a.layer : layers / 2;
-  if (layer >= layers) {
-    throw Error{absl::StrCat("--layer ", layer, ": the model has layers 0 to ", layers - 1), 2};
-  }
-  const std::vector<std::string> classes = ClassesFor(a);
-  std::vector<float> features;
-  std::vector<int> labels;
-  Featurize(a, *m.model, *m.tokenizer, classes, layer, &features, &labels);
-  const size_t dim = static_cast<size_t>(m.model->config().hidden_size);
-  // The held-out split: a Fisher-Yates shuffle driven by splitmix64 from the seed.
-  std::vector<size_t> order(labels.size());
+// Splits `all` into train and held-out parts by a Fisher-Yates shuffle driven by splitmix64
+// from the seed.
+void HoldOut(const Examples& all, size_t dim, double fraction, uint64_t seed, Examples* train,
+             Examples* test) {
+  std::vector<size_t> order(all.y.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  uint64_t state = a.seed;
+  uint64_t state = seed;
   for (size_t i = order.size(); i > 1; --i) {
     uint64_t z = (state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     std::swap(order[i - 1], order[(z ^ (z >> 31)) % i]);
   }
-  const auto held = static_cast<size_t>(a.holdout * static_cast<double>(order.size()));
-  std::vector<float> train_x, test_x;
-  std::vector<int> train_y, test_y;
+  const auto held = static_cast<size_t>(fraction * static_cast<double>(order.size()));
   for (size_t r = 0; r < order.size(); ++r) {
     const size_t i = order[r];
-    std::vector<float>& x = r < held ? test_x : train_x;
-    x.insert(x.end(), features.begin() + static_cast<std::ptrdiff_t>(i * dim),
-             features.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
-    (r < held ? test_y : train_y).push_back(labels[i]);
+    Examples& e = r < held ? *test : *train;
+    e.x.insert(e.x.end(), all.x.begin() + static_cast<std::ptrdiff_t>(i * dim),
+               all.x.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+    e.y.push_back(all.y[i]);
   }
-  classifier::Head head = classifier::TrainHead(a.question, classes, train_x, dim, train_y,
-                                                {.iterations = a.iterations});
+}
+
+struct Job {
+  std::string question, train, test;  // test: "" to hold out
+};
+
+// DATA is a file (one head: --question, optional --test) or a folder such as `airlock
+// classifier data` writes (a head per QUESTION.train.jsonl, tested on QUESTION.test.jsonl).
+std::vector<Job> JobsOf(const Args& a) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(a.data)) {
+    if (a.question.empty()) throw Error{"--question is required when DATA is a file", 2};
+    return {{a.question, a.data, a.test}};
+  }
+  if (!a.question.empty() || !a.test.empty() || !a.classes.empty()) {
+    throw Error{absl::StrCat(a.data,
+                             " is a folder: its file names give the questions (no "
+                             "--question, --test or --classes)"),
+                2};
+  }
+  std::vector<Job> jobs;
+  for (const auto& entry : fs::directory_iterator(a.data)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.ends_with(".train.jsonl")) continue;
+    Job job{name.substr(0, name.size() - std::string_view(".train.jsonl").size()),
+            entry.path().string(), ""};
+    const fs::path test = entry.path().parent_path() / (job.question + ".test.jsonl");
+    if (fs::exists(test)) job.test = test.string();
+    jobs.push_back(std::move(job));
+  }
+  if (jobs.empty()) throw Error{absl::StrCat(a.data, ": no QUESTION.train.jsonl files"), 2};
+  std::sort(jobs.begin(), jobs.end(),
+            [](const Job& x, const Job& y) { return x.question < y.question; });
+  return jobs;
+}
+
+int Train(const Args& a) {
+  const std::vector<Job> jobs = JobsOf(a);
+  const Loaded m = Load(a.model);
+  const int layers = static_cast<int>(m.model->config().layers.size());
+  const int layer = a.layer >= 0 ? a.layer : layers / 2;
+  if (layer >= layers) {
+    throw Error{absl::StrCat("--layer ", layer, ": the model has layers 0 to ", layers - 1), 2};
+  }
   const std::string path = HeadsPath(a, a.out);
   classifier::Heads heads{.layer = layer, .heads = {}};
   if (std::filesystem::exists(path)) {
@@ -137,20 +196,77 @@ int Train(const Args& a) {
       throw Error{absl::StrCat(path, ": its heads read layer ", old->layer, ", not ", layer), 2};
     }
     for (classifier::Head& h : old->heads) {
-      if (h.question != a.question) heads.heads.push_back(std::move(h));
+      const bool retrained = std::any_of(jobs.begin(), jobs.end(),
+                                         [&](const Job& j) { return j.question == h.question; });
+      if (!retrained) heads.heads.push_back(std::move(h));
     }
   }
-  heads.heads.push_back(head);
+  const size_t dim = static_cast<size_t>(m.model->config().hidden_size);
+  Featurizer featurizer(m, layer);
+  std::vector<std::string> reports;
+  for (const Job& job : jobs) {
+    const std::vector<std::string> classes = ClassesFor(job.question, a.classes);
+    Examples train, test;
+    if (job.test.empty()) {
+      HoldOut(featurizer.Read(job.train, classes), dim, a.holdout, a.seed, &train, &test);
+    } else {
+      train = featurizer.Read(job.train, classes);
+      test = featurizer.Read(job.test, classes);
+    }
+    classifier::Head head = classifier::TrainHead(job.question, classes, train.x, dim, train.y,
+                                                  {.iterations = a.iterations});
+    std::string report =
+        absl::StrCat("head '", job.question, "' on layer ", layer, ": ", train.y.size(),
+                     " examples to train, ", test.y.size(),
+                     job.test.empty() ? absl::StrCat(" held out (seed ", a.seed, ")")
+                                      : absl::StrCat(" in ", job.test),
+                     "\n");
+    if (!test.y.empty()) {
+      absl::StrAppend(
+          &report, "test: ", FormatReport(head, classifier::Evaluate(head, test.x, dim, test.y)));
+    }
+    reports.push_back(std::move(report));
+    heads.heads.push_back(std::move(head));
+  }
   if (absl::Status s = classifier::SaveHeads(heads, path); !s.ok()) {
     throw Error{std::string(s.message()), 1};
   }
-  std::printf("%s: head '%s' on layer %d, %zu examples to train, %zu held out (seed %llu)\n\n",
-              path.c_str(), a.question.c_str(), layer, train_y.size(), test_y.size(),
-              static_cast<unsigned long long>(a.seed));
-  if (!test_y.empty()) {
-    std::printf("held out: %s",
-                FormatReport(head, classifier::Evaluate(head, test_x, dim, test_y)).c_str());
+  std::printf("%s\n\n%s", path.c_str(), absl::StrJoin(reports, "\n").c_str());
+  return 0;
+}
+
+int Data(const Args& a) {
+  absl::StatusOr<std::vector<classifier::LabelledSet>> sets =
+      classifier::BuildModelData(a.data, {.max_per_class = a.max_per_class});
+  if (!sets.ok()) throw Error{std::string(sets.status().message()), 2};
+  if (absl::Status s = classifier::WriteModelData(*sets, a.out); !s.ok()) {
+    throw Error{std::string(s.message()), 1};
   }
+  classifier::EvalTable table;
+  table.title = absl::StrCat("Labelled data for the model stage's heads, in ", a.out);
+  table.header = {"question", "class", "train", "test", "sources"};
+  for (const classifier::LabelledSet& set : *sets) {
+    for (const std::string& c : set.classes) {
+      std::map<std::string, int> sources;
+      size_t n[2] = {0, 0};
+      for (int split = 0; split < 2; ++split) {
+        for (const classifier::LabelledText& t : split == 0 ? set.train : set.test) {
+          if (t.label != c) continue;
+          ++n[split];
+          ++sources[t.source];
+        }
+      }
+      std::vector<std::string> parts;
+      for (const auto& [source, count] : sources) parts.push_back(absl::StrCat(source, " ", count));
+      table.rows.push_back({set.question, c, std::to_string(n[0]), std::to_string(n[1]),
+                            absl::StrJoin(parts, ", ")});
+    }
+  }
+  table.notes = {
+      "test: texts whose FNV-1a 64 hash is 0 mod 5 (fixed; the same for every question).",
+      absl::StrCat("at most ", a.max_per_class,
+                   " per class; see classifier/model_data.h for the labels' sources.")};
+  std::printf("%s", classifier::FormatTable(table).c_str());
   return 0;
 }
 
@@ -167,12 +283,10 @@ int Eval(const Args& a) {
                      " features; the model's hidden size is ", m.model->config().hidden_size),
         2};
   }
-  std::vector<float> features;
-  std::vector<int> labels;
-  Featurize(a, *m.model, *m.tokenizer, head->classes, heads->layer, &features, &labels);
-  std::printf(
-      "%s",
-      FormatReport(*head, classifier::Evaluate(*head, features, head->features(), labels)).c_str());
+  Featurizer featurizer(m, heads->layer);
+  const Examples e = featurizer.Read(a.data, head->classes);
+  std::printf("%s",
+              FormatReport(*head, classifier::Evaluate(*head, e.x, head->features(), e.y)).c_str());
   return 0;
 }
 
@@ -191,10 +305,14 @@ void AddClassifierCommand(CLI::App& app, int* exit_code) {
   CLI::App* group = app.add_subcommand("classifier", "train and measure the model stage's heads");
   group->require_subcommand(1);
   auto train = std::make_shared<Args>();
-  CLI::App* t = group->add_subcommand("train", "fit a head on a model's hidden states");
+  CLI::App* t = group->add_subcommand("train", "fit heads on a model's hidden states");
   t->add_option("model", train->model, "model folder")->required();
-  t->add_option("data", train->data, "labelled JSONL: {\"text\", \"label\"} per line")->required();
-  t->add_option("--question", train->question, "level, difficulty or a category")->required();
+  t->add_option("data", train->data,
+                "labelled JSONL ({\"text\", \"label\"} per line), or a folder of "
+                "QUESTION.train.jsonl and QUESTION.test.jsonl")
+      ->required();
+  t->add_option("--question", train->question, "level, difficulty or a category (DATA a file)");
+  t->add_option("--test", train->test, "labelled JSONL to report on instead of a held-out part");
   t->add_option("--classes", train->classes, "the labels, comma-separated (default by question)");
   t->add_option("--layer", train->layer, "hidden layer (default: the middle one)");
   t->add_option("--out", train->out, "heads file (default MODEL/airlock_heads.json)");
@@ -204,6 +322,15 @@ void AddClassifierCommand(CLI::App& app, int* exit_code) {
   t->add_option("--iterations", train->iterations, "gradient steps (default 500)")
       ->check(CLI::Range(1, 100000));
   t->callback([train, exit_code] { *exit_code = Run("train", Train, *train); });
+
+  auto data = std::make_shared<Args>();
+  CLI::App* d = group->add_subcommand(
+      "data", "build the labelled data for the heads from the public evaluation data");
+  d->add_option("data_dir", data->data, "the public data (../shared/data)")->required();
+  d->add_option("--out", data->out, "folder for QUESTION.{train,test}.jsonl")->required();
+  d->add_option("--max-per-class", data->max_per_class, "cap per question and class (default 1000)")
+      ->check(CLI::Range(1, 1000000));
+  d->callback([data, exit_code] { *exit_code = Run("data", Data, *data); });
 
   auto eval = std::make_shared<Args>();
   CLI::App* e = group->add_subcommand("eval", "measure a trained head on labelled data");

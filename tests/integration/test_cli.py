@@ -534,7 +534,7 @@ def test_classifier_train_and_eval_are_deterministic(tmp_path, model):
                     "--layer", "2", "--out", str(tmp_path / name), "--iterations", "50")
         out = r.stdout.decode()
         assert r.returncode == 0, r.stderr.decode()
-        assert "4 held out" in out and "held out: level: 4 examples, accuracy" in out
+        assert "4 held out (seed 1)" in out and "test: level: 4 examples, accuracy" in out
         outs.append((tmp_path / name).read_bytes())
     assert outs[0] == outs[1]
     heads = json.loads(outs[0])
@@ -553,3 +553,57 @@ def test_classifier_train_and_eval_are_deterministic(tmp_path, model):
                 "--out", str(tmp_path / "c.json"))
     assert r.returncode == 2
     assert "level.jsonl:2: label 'secret' is not one of the classes" in r.stderr.decode()
+
+
+def test_classifier_train_on_a_folder_trains_every_question(tmp_path, model):
+    """A folder as `airlock classifier data` writes it: one head per QUESTION.train.jsonl,
+    reported on QUESTION.test.jsonl (or a held-out part without one), all in one heads file."""
+    data = tmp_path / "data"
+    data.mkdir()
+    def write(name, rows):
+        (data / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    level = [{"text": f"note {i}: " + ("salary " if i % 2 else "lunch ") * (i % 4 + 1),
+              "label": "confidential" if i % 2 else "public", "source": "t"} for i in range(16)]
+    write("level.train.jsonl", level[:12])
+    write("level.test.jsonl", level[12:])
+    write("pii.health.train.jsonl", [{"text": t["text"], "label": "yes" if i % 3 else "no"}
+                                     for i, t in enumerate(level)])
+    r = airlock("classifier", "train", model, str(data), "--layer", "2",
+                "--out", str(tmp_path / "heads.json"), "--iterations", "20")
+    out = r.stdout.decode()
+    assert r.returncode == 0, r.stderr.decode()
+    assert f"head 'level' on layer 2: 12 examples to train, 4 in {data}/level.test.jsonl" in out
+    assert "head 'pii.health' on layer 2: 13 examples to train, 3 held out (seed 1)" in out
+    heads = json.loads((tmp_path / "heads.json").read_bytes())
+    assert [h["question"] for h in heads["heads"]] == ["level", "pii.health"]
+    r = airlock("classifier", "train", model, str(data), "--question", "level")
+    assert r.returncode == 2
+    assert "is a folder: its file names give the questions" in r.stderr.decode()
+
+
+DATA_DIR = os.environ.get("AIRLOCK_DATA_DIR") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "..", "shared", "data")
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(DATA_DIR, "pii")),
+                    reason="no evaluation data next to the repository")
+def test_classifier_data_writes_every_question(tmp_path):
+    """`airlock classifier data` on the public data: QUESTION.{train,test}.jsonl for level,
+    difficulty and the four categories, and a table of what each holds."""
+    out = tmp_path / "data"
+    r = airlock("classifier", "data", DATA_DIR, "--out", str(out), "--max-per-class", "200")
+    assert r.returncode == 0, r.stderr.decode()
+    table = r.stdout.decode()
+    assert "written.business" in table and "arena-hard" in table and "presidio" in table
+    questions = ["level", "difficulty", "confidential.business", "pii.health", "pii.person",
+                 "code.secret"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{q}.{s}.jsonl" for q in questions for s in ("train", "test"))
+    lines = (out / "difficulty.train.jsonl").read_text().split("\n")  # not splitlines(): U+2028
+    assert lines.pop() == ""
+    rows = [json.loads(line) for line in lines]
+    assert {r["label"] for r in rows} == {"easy", "hard"}
+    assert all(set(r) == {"text", "label", "source"} for r in rows)
+    r = airlock("classifier", "data", str(tmp_path / "nowhere"), "--out", str(out))
+    assert r.returncode == 2
+    assert "nowhere/pii/presidio_synth_dataset_v2.json: cannot open" in r.stderr.decode()
