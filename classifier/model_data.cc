@@ -80,16 +80,30 @@ class SetBuilder {
     auto it = by_class_.find(label);
     return it == by_class_.end() ? 0 : it->second.size();
   }
-  // Keeps the written prompts (all of them, even past n), then others in hash order up to n.
+  // Keeps the written prompts (all of them, even past n), then takes the other sources in
+  // turn (by name), each in hash order, up to n: no source crowds out the others.
   void Cap(const std::string& label, size_t n) {
     std::vector<LabelledText>& texts = by_class_[label];
-    std::stable_sort(texts.begin(), texts.end(), [](const LabelledText& a, const LabelledText& b) {
-      const bool wa = IsWritten(a), wb = IsWritten(b);
-      if (wa != wb) return wa;
-      return std::pair(TextHash(a.text), a.text) < std::pair(TextHash(b.text), b.text);
-    });
-    const auto written = static_cast<size_t>(std::count_if(texts.begin(), texts.end(), IsWritten));
-    texts.resize(std::min(texts.size(), std::max(n, written)));
+    std::vector<LabelledText> kept;
+    std::map<std::string, std::vector<LabelledText>> by_source;
+    for (LabelledText& t : texts) {
+      (IsWritten(t) ? kept : by_source[t.source]).push_back(std::move(t));
+    }
+    for (auto& [source, list] : by_source) {
+      std::sort(list.begin(), list.end(), [](const LabelledText& a, const LabelledText& b) {
+        return std::pair(TextHash(a.text), a.text) < std::pair(TextHash(b.text), b.text);
+      });
+    }
+    for (size_t round = 0; kept.size() < n; ++round) {
+      bool any = false;
+      for (auto& [source, list] : by_source) {
+        if (round >= list.size() || kept.size() >= n) continue;
+        kept.push_back(std::move(list[round]));
+        any = true;
+      }
+      if (!any) break;
+    }
+    texts = std::move(kept);
   }
   LabelledSet Finish() && {
     std::vector<LabelledText> all;
@@ -184,6 +198,7 @@ absl::StatusOr<std::vector<LabelledSet>> BuildModelData(const std::string& data_
   for (const RouteLlmSet& s : *routellm) {
     for (const RouteLlmPrompt& p : s.prompts) level.Add(p.prompt, "public", SourceOf(s));
   }
+  for (const std::string& p : *arena) level.Add(p, "public", "arena-hard");
   for (const char* c : {"public", "internal", "confidential", "restricted"}) level.Cap(c, cap);
   sets.push_back(std::move(level).Finish());
 
@@ -217,6 +232,7 @@ absl::StatusOr<std::vector<LabelledSet>> BuildModelData(const std::string& data_
     for (const RouteLlmSet& s : *routellm) {
       for (const RouteLlmPrompt& p : s.prompts) set.Add(p.prompt, "no", SourceOf(s));
     }
+    for (const std::string& p : *arena) set.Add(p, "no", "arena-hard");
     set.Cap("yes", cap);
     set.Cap("no", std::min(cap, 2 * set.Count("yes")));
     sets.push_back(std::move(set).Finish());

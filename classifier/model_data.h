@@ -7,8 +7,8 @@
 //     the highest level of their entity types (kPresidioLevels in model_data.cc: cards, IBANs,
 //     SSNs and driving licences restricted; names, addresses, phones, emails and IPs
 //     confidential; places, organisations, titles, dates and the like internal; no entity
-//     public); the written prompts at their own level; RouteLLM's GSM8K and MMLU questions as
-//     public.
+//     public); the written prompts at their own level; RouteLLM's GSM8K and MMLU questions
+//     and the Arena-Hard prompts as public.
 //   - difficulty (easy, hard): RouteLLM, hard when the strong model (GPT-4) was right and the
 //     weak one (Mixtral-8x7B) wrong, easy when the weak one was right (both wrong: left out;
 //     contaminated prompts left out); Arena-Hard v0.1 and v2.0 as hard. Easy is cut to as
@@ -16,12 +16,12 @@
 //   - categories (no, yes): confidential.business, pii.health, pii.person, code.secret: yes for
 //     the written prompts of the category (and, for pii.person, Presidio texts with a PERSON);
 //     no for the other written prompts (including hard negatives that look sensitive and are
-//     not), Presidio texts without one (pii.person), and RouteLLM questions, up to twice as
-//     many no as yes.
+//     not), Presidio texts without one (pii.person), and RouteLLM and Arena-Hard prompts, up
+//     to twice as many no as yes.
 // Each text is labelled once per question (the first source wins). A class is cut to
-// max_per_class (or the cap above) by keeping its written prompts, all of them, and then the
-// other texts that come first in the FNV-1a order of their bytes.
-//
+// max_per_class (or the cap above) by keeping its written prompts, all of them, and then
+// taking the other sources in turn, each in the FNV-1a order of its texts' bytes, so that no
+// one source (MMLU's 14,000 questions) crowds out the rest.
 // The split is fixed and the same for every question: a text is in the test split when the
 // FNV-1a 64-bit hash of its bytes is 0 mod 5 (about a fifth), in train otherwise. It depends
 // on the text alone, so a text never moves between splits when sources are added or caps

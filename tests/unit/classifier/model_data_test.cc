@@ -97,6 +97,7 @@ TEST_F(ModelDataTest, EachSourceGetsItsLabel) {
   EXPECT_EQ(level.at("plain text"), "public");
   EXPECT_EQ(level.at("gsm, hard"), "public");
   EXPECT_EQ(level.at("gsm neither"), "public");
+  EXPECT_EQ(level.at("arena one"), "public");
   EXPECT_EQ(level.count("gsm dirty"), 0u);  // contaminated: left out everywhere
   const std::vector<WrittenPrompt> written = *WrittenPrompts();
   for (const WrittenPrompt& p : written) EXPECT_EQ(level.at(p.text), LevelName(p.level)) << p.id;
@@ -164,6 +165,18 @@ TEST_F(ModelDataTest, CapsKeepTheWrittenPromptsAndWriteMakesJsonl) {
       }
     }
   }
+  // Cut to 2, the hard class takes one text from each source in turn: Arena-Hard (two) does
+  // not crowd out GSM8K (one).
+  auto two = BuildModelData(dir_.string(), {.max_per_class = 2});
+  ASSERT_TRUE(two.ok());
+  std::multiset<std::string> hard_sources;
+  for (const auto* split : {&(*two)[1].train, &(*two)[1].test}) {
+    for (const LabelledText& t : *split) {
+      if (t.label == "hard") hard_sources.insert(t.source);
+    }
+  }
+  EXPECT_EQ(hard_sources, (std::multiset<std::string>{"arena-hard", "gsm8k"}));
+
   const fs::path out = dir_ / "out";
   ASSERT_TRUE(WriteModelData(*sets, out.string()).ok());
   for (const LabelledSet& s : *sets) {
