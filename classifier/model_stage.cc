@@ -40,6 +40,39 @@ std::vector<ModelQuestion> DefaultModelQuestions() {
   };
 }
 
+absl::StatusOr<ModelQuestion> QuestionOf(std::string id, const std::vector<std::string>& classes) {
+  using K = ModelQuestion::Kind;
+  if (classes.size() < 2) return absl::InvalidArgumentError("expected two classes or more");
+  ModelQuestion q;
+  q.kind = id == "level" ? K::kLevel : id == "difficulty" ? K::kDifficulty : K::kCategory;
+  const bool has_yes = std::find(classes.begin(), classes.end(), "yes") != classes.end();
+  for (size_t k = 0; k < classes.size(); ++k) {
+    const std::string& c = classes[k];
+    float value = 0;
+    switch (q.kind) {
+      case K::kLevel: {
+        const std::optional<Level> level = ParseLevel(c);
+        if (!level)
+          return absl::InvalidArgumentError(absl::StrCat("class '", c, "' is not a level name"));
+        value = static_cast<float>(*level);
+        break;
+      }
+      case K::kDifficulty:
+        value = static_cast<float>(k) / static_cast<float>(classes.size() - 1);
+        break;
+      case K::kCategory:
+        value = (has_yes ? c == "yes" : k + 1 == classes.size()) ? 1.0f : 0.0f;
+        break;
+    }
+    q.labels.push_back({c, value});
+  }
+  for (const ModelQuestion& d : DefaultModelQuestions()) {
+    if (d.id == id) q.level = d.level;
+  }
+  q.id = std::move(id);
+  return q;
+}
+
 // One Assess: the conversation's tokens, each question's label probabilities as they come,
 // and the one call to `done`.
 struct ModelStage::Asked {
@@ -124,49 +157,16 @@ absl::StatusOr<std::unique_ptr<ModelStage>> ModelStage::Create(engine::Runtime* 
                                                    " is not a layer of the model (0 to ",
                                                    layers - 1, "), or there are no heads"));
   }
+  std::vector<ModelQuestion> questions;  // each head answers a question without text
   for (const Head& h : heads.heads) {
     const std::string where = absl::StrCat("head '", h.question, "'");
     if (h.features() != hidden) {
       return absl::InvalidArgumentError(absl::StrCat(
           where, " reads ", h.features(), " features; the model's hidden size is ", hidden));
     }
-    for (const std::string& c : h.classes) {
-      if (h.question == "level" && !ParseLevel(c)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ": class '", c, "' is not a level name"));
-      }
-    }
-  }
-  // Each head answers a question without text.
-  const std::vector<ModelQuestion> defaults = DefaultModelQuestions();
-  std::vector<ModelQuestion> questions;
-  for (const Head& h : heads.heads) {
-    ModelQuestion q;
-    q.id = h.question;
-    q.kind = h.question == "level"        ? ModelQuestion::Kind::kLevel
-             : h.question == "difficulty" ? ModelQuestion::Kind::kDifficulty
-                                          : ModelQuestion::Kind::kCategory;
-    const bool has_yes = std::find(h.classes.begin(), h.classes.end(), "yes") != h.classes.end();
-    for (size_t k = 0; k < h.classes.size(); ++k) {
-      const std::string& c = h.classes[k];
-      float value = 0;
-      switch (q.kind) {
-        case ModelQuestion::Kind::kLevel:
-          value = static_cast<float>(*ParseLevel(c));
-          break;
-        case ModelQuestion::Kind::kDifficulty:
-          value = static_cast<float>(k) / static_cast<float>(h.classes.size() - 1);
-          break;
-        case ModelQuestion::Kind::kCategory:
-          value = (has_yes ? c == "yes" : k + 1 == h.classes.size()) ? 1.0f : 0.0f;
-          break;
-      }
-      q.labels.push_back({c, value});
-    }
-    for (const ModelQuestion& d : defaults) {
-      if (d.id == q.id) q.level = d.level;
-    }
-    questions.push_back(std::move(q));
+    absl::StatusOr<ModelQuestion> q = QuestionOf(h.question, h.classes);
+    if (!q.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", q.status().message()));
+    questions.push_back(*std::move(q));
   }
   std::unique_ptr<ModelStage> stage(new ModelStage(runtime, cache, std::move(questions)));
   stage->heads_ = std::move(heads);

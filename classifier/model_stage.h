@@ -61,6 +61,13 @@ struct ModelQuestion {
 // categories no pattern sees (confidential.business, pii.health, pii.person).
 std::vector<ModelQuestion> DefaultModelQuestions();
 
+// A question without text, as a head (or a policy test's model answers, router/policy_suite.h)
+// asks it: "level" (the classes must be level names), "difficulty" (class k of n is worth
+// k / (n - 1)), any other a category whose "yes" (or, with no such class, the last class) means
+// the category, at the level the default questions give it (confidential otherwise).
+// INVALID_ARGUMENT for fewer than two classes or a level class that is not a level name.
+absl::StatusOr<ModelQuestion> QuestionOf(std::string id, const std::vector<std::string>& classes);
+
 // What the model answered.
 struct ModelVerdict {
   std::shared_ptr<const std::vector<ModelQuestion>> questions;  // the stage's
@@ -80,12 +87,9 @@ class ModelStage {
                                                             engine::PrefixCache* cache,
                                                             std::vector<ModelQuestion> questions);
   // The heads method (classifier/heads.h): one prefill of the conversation; each head reads
-  // its pooled hidden state and answers a question without text. The head named "level" is a
-  // level question (its classes must be level names), "difficulty" a difficulty question
-  // (class k of n is worth k / (n - 1)), any other a category question whose "yes" (or, with
-  // no such class, the last class) means the category, at the level the default questions
-  // give it (confidential otherwise). INVALID_ARGUMENT when the layer or a head's size does
-  // not fit the model.
+  // its pooled hidden state and answers the question QuestionOf(its question, its classes).
+  // INVALID_ARGUMENT when the layer or a head's size does not fit the model, or a head's
+  // question cannot be made.
   static absl::StatusOr<std::unique_ptr<ModelStage>> Create(engine::Runtime* runtime,
                                                             engine::PrefixCache* cache,
                                                             Heads heads);
