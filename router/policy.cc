@@ -312,19 +312,6 @@ class Parser : public YamlReader {
     return globs;
   }
 
-  double Number(const Entry& e, const std::string& path, double lo, double hi, bool integer) const {
-    const std::string what = integer ? "an integer >= 0" : "a number from 0 to 1";
-    const std::string text = Scalar(e.value, e.where(), path, what);
-    char* end = nullptr;
-    errno = 0;
-    const double v = std::strtod(text.c_str(), &end);
-    const bool whole = !integer || (text.find_first_not_of("0123456789") == std::string::npos);
-    if (text.empty() || *end != '\0' || errno != 0 || !whole || !(v >= lo && v <= hi)) {
-      Fail(e.where(), path, "expected " + what + ", found '" + text + "'");
-    }
-    return v;
-  }
-
   // The range keys at_least / at_most of a mapping.
   template <typename T>
   void Range(const Entry& e, const std::string& path, bool integer, std::optional<T>* at_least,

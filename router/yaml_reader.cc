@@ -1,6 +1,8 @@
 #include "router/yaml_reader.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <optional>
 
 namespace airlock::router {
@@ -112,6 +114,20 @@ std::vector<std::string> YamlReader::Names(const Entry& e, const std::string& pa
     if (n.empty()) Fail(e.where(), path, "expected " + expected + ", found an empty name");
   }
   return names;
+}
+
+double YamlReader::Number(const Entry& e, const std::string& path, double lo, double hi,
+                          bool integer) const {
+  const std::string what = integer ? "an integer >= 0" : "a number from 0 to 1";
+  const std::string text = Scalar(e.value, e.where(), path, what);
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  const bool whole = !integer || (text.find_first_not_of("0123456789") == std::string::npos);
+  if (text.empty() || *end != '\0' || errno != 0 || !whole || !(v >= lo && v <= hi)) {
+    Fail(e.where(), path, "expected " + what + ", found '" + text + "'");
+  }
+  return v;
 }
 
 std::map<std::string, std::string> YamlReader::StringMap(const Entry& e,

@@ -76,6 +76,9 @@ class YamlReader {
   std::string Scalar(const YAML::Node& node, const YAML::Mark& mark, const std::string& path,
                      std::string_view expected) const;
   bool Bool(const Entry& e, const std::string& path) const;
+  // A number in [lo, hi] ("expected a number from 0 to 1"), or with `integer` a whole one
+  // ("expected an integer >= 0").
+  double Number(const Entry& e, const std::string& path, double lo, double hi, bool integer) const;
   classifier::Level ParseLevelNode(const Entry& e, const std::string& path) const;
   // A non-empty list of non-empty names (or, with allow_scalar, one name as a scalar); `what`
   // names them ("tenant names").
