@@ -7,6 +7,7 @@
 #include <sstream>
 #include <utility>
 
+#include "classifier/category.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 #include "router/yaml_reader.h"
@@ -72,10 +73,10 @@ class SuiteReader : public YamlReader {
 
  private:
   PolicyCase Case(const YAML::Node& node, const std::string& path) const {
-    const Entries e =
-        Mapping(node, node.Mark(), path, {"name", "text", "request", "principal", "expect"},
-                "a test case: a mapping with name, text or request, principal and "
-                "expect");
+    const Entries e = Mapping(
+        node, node.Mark(), path, {"name", "text", "request", "principal", "model", "expect"},
+        "a test case: a mapping with name, text or request, principal, model and "
+        "expect");
     PolicyCase c;
     c.line = node.Mark().line + 1;
     const Entry& name = Required(e, node, path, "name", "a name for the case");
@@ -97,6 +98,7 @@ class SuiteReader : public YamlReader {
       c.request = Request(request->second, path + ".request");
     }
     if (auto it = e.find("principal"); it != e.end()) Principal(it->second, path, &c);
+    if (auto it = e.find("model"); it != e.end()) c.model = Model(it->second, path + ".model");
     const Entry& expect = Required(e, node, path, "expect", "what the decision must be");
     c.expect = Expect(expect, path + ".expect");
     return c;
@@ -136,6 +138,63 @@ class SuiteReader : public YamlReader {
     if (auto it = p.find("labels"); it != p.end()) {
       c->principal_labels = StringMap(it->second, path + ".labels");
     }
+  }
+
+  // `model`: the model stage's answers, question -> label -> probability.
+  classifier::ModelVerdict Model(const Entry& e, const std::string& path) const {
+    if (!e.value.IsMap() || e.value.size() == 0) {
+      Fail(e.where(), path,
+           "expected a mapping of question (level, difficulty or a category) to its answer, "
+           "such as pii.health: { yes: 0.8 }");
+    }
+    auto questions = std::make_shared<std::vector<classifier::ModelQuestion>>();
+    classifier::ModelVerdict verdict;
+    for (const auto& kv : e.value) {
+      const YAML::Node& key = kv.first;
+      const std::string id = Scalar(key, key.Mark(), path, "a question");
+      const std::string at = path + "." + id;
+      std::vector<std::string> classes = {"no", "yes"};
+      if (id == "level") {
+        classes = {"public", "internal", "confidential", "restricted"};
+      } else if (id == "difficulty") {
+        classes = {"easy", "hard"};
+      } else if (!classifier::IsValidCategory(id)) {
+        Fail(key.Mark(), path,
+             "'" + id +
+                 "' is not a question (expected level, difficulty or a category such as "
+                 "pii.health)");
+      }
+      for (const classifier::ModelQuestion& q : *questions) {
+        if (q.id == id) Fail(key.Mark(), path, "duplicate question '" + id + "'");
+      }
+      const Entry answer{key, kv.second};
+      const Entries given = Mapping(kv.second, answer.where(), at, classes,
+                                    "a mapping of " + Join(classes, ", ") + " to probabilities");
+      if (given.empty()) Fail(answer.where(), at, "expected at least one probability");
+      std::vector<float> p(classes.size(), 0.0f);
+      double sum = 0;
+      for (size_t k = 0; k < classes.size(); ++k) {
+        if (auto it = given.find(classes[k]); it != given.end()) {
+          p[k] = static_cast<float>(Number(it->second, at + "." + classes[k], 0, 1, false));
+          sum += p[k];
+        }
+      }
+      const size_t missing = classes.size() - given.size();
+      if (sum > 1 + 1e-6 || (missing == 0 && sum < 1 - 1e-3)) {
+        Fail(answer.where(), at,
+             "the probabilities add up to " + std::to_string(sum) +
+                 (missing == 0 ? " (expected 1)" : " (expected at most 1)"));
+      }
+      for (size_t k = 0; k < classes.size(); ++k) {  // the labels not given share the rest
+        if (given.count(classes[k]) == 0) {
+          p[k] = static_cast<float>((1 - sum) / static_cast<double>(missing));
+        }
+      }
+      questions->push_back(*classifier::QuestionOf(id, classes));
+      verdict.probabilities.push_back(std::move(p));
+    }
+    verdict.questions = std::move(questions);
+    return verdict;
   }
 
   PolicyExpectation Expect(const Entry& entry, const std::string& path) const {
@@ -243,7 +302,8 @@ SuiteResult RunPolicySuite(const Policy& policy, const PolicySuite& suite) {
   for (const PolicyCase& c : suite.cases) {
     CaseResult r;
     r.test = &c;
-    const classifier::Assessment assessment = policy.classifier->Assess(c.request);
+    classifier::Assessment assessment = policy.classifier->Assess(c.request);
+    if (c.model) MergeModelVerdict(*c.model, *policy.classifier, true, &assessment);
     r.level = assessment.level;
     r.decision = Explain(policy, assessment,
                          RequestFactsOf(c.request, c.tenant, c.subject, c.principal_labels));

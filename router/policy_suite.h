@@ -18,16 +18,27 @@
 //         target_hint: frontier
 //       principal: { tenant: research, subject: alice, labels: { team: ml } }
 //       expect: { deny: true, rule: research-no-frontier }
+//     - name: what the model calls health data stays home
+//       text: "How is she doing since the operation?"
+//       model: { pii.health: { yes: 0.7 }, level: { public: 0.6, internal: 0.4 } }
+//       expect: { level: restricted, route: nano }
 //
 // Top-level keys: version (required, 1), cases (required, a non-empty list).
 // Case keys: name (required, unique among the cases), text or request (exactly one), principal
-// (optional), expect (required).
+// (optional), model (optional), expect (required).
 //   text        a string: the request is one USER message with it as content
 //   request     a ChatRequest (airlock/v1/gateway.proto) written as YAML in the protobuf JSON
 //               mapping: field names as in the proto or lowerCamelCase, enum names
 //               case-insensitive ("user" = "USER"); unknown fields are errors
 //   principal   { tenant: NAME, subject: NAME, labels: { KEY: VALUE, ... } }, each optional:
 //               the authenticated principal the rules see (none: an empty one)
+//   model       the model stage's answers (classifier/model_stage.h), as a gateway with
+//               `classifier.model` would get them: { QUESTION: { LABEL: PROBABILITY, ... } }
+//               with QUESTION level (labels public, internal, confidential, restricted),
+//               difficulty (easy, hard) or a category (no, yes; at the level the default
+//               questions give it, confidential otherwise). Labels not given share what the
+//               given ones leave of 1. They are read through the policy's `model` section and
+//               merged into the assessment as the gateway merges them (never lowering it).
 //   expect      what the decision must be; each key given is checked, at least one is needed:
 //                 rule: ID            the deciding rule's id ("default" for the default)
 //                 route: TARGET       the first target (the request is not denied)
@@ -40,9 +51,10 @@
 //
 // Errors are INVALID_ARGUMENT "FILE:LINE:COLUMN: PATH: what was expected" (router/yaml_reader.h).
 //
-// Each case is assessed with the policy's own classifier and decided with router::Explain, as
-// the gateway would decide it (router/policy.h), so a test passes only if the detectors, the
-// levels and the rules together give what it expects.
+// Each case is assessed with the policy's own classifier (and its model answers, if given) and
+// decided with router::Explain, as the gateway would decide it (router/policy.h), so a test
+// passes only if the detectors, the levels, the model thresholds and the rules together give
+// what it expects.
 #pragma once
 
 #include <map>
@@ -54,6 +66,7 @@
 #include "absl/status/statusor.h"
 #include "airlock/v1/gateway.pb.h"
 #include "classifier/level.h"
+#include "classifier/model_stage.h"
 #include "router/policy.h"
 #include "router/transform.h"
 
@@ -76,6 +89,7 @@ struct PolicyCase {
   std::string tenant;
   std::string subject;
   std::map<std::string, std::string> principal_labels;
+  std::optional<classifier::ModelVerdict> model;  // the model stage's answers, if given
   PolicyExpectation expect;
 };
 

@@ -137,7 +137,7 @@ TEST(PolicySuite, ErrorsNameFileLineColumnAndWhatWasExpected) {
             "p_test.yaml:1:10: version: unsupported version (expected 1)");
   EXPECT_EQ(Error("version: 1\ncases:\n  - { name: a, txt: b, expect: { route: x } }\n"),
             "p_test.yaml:3:16: cases[0]: unknown key 'txt' (expected name, text, request, "
-            "principal, expect)");
+            "principal, model, expect)");
   EXPECT_EQ(Error("version: 1\ncases:\n  - { name: a, expect: { route: x } }\n"),
             "p_test.yaml:3:5: cases[0]: expected 'text' or 'request' (the request to decide); "
             "found neither");
@@ -167,8 +167,75 @@ TEST(PolicySuite, ErrorsNameFileLineColumnAndWhatWasExpected) {
   EXPECT_EQ(bad_request.rfind("p_test.yaml:4:14: cases[0].request: not a ChatRequest: ", 0), 0u)
       << bad_request;
   EXPECT_NE(bad_request.find("usr"), std::string::npos) << bad_request;
+  // model answers
+  auto model_error = [](const std::string& model) {
+    return Error("version: 1\ncases:\n  - name: a\n    text: b\n    model: " + model +
+                 "\n    expect: { rule: r }\n");
+  };
+  EXPECT_EQ(model_error("[0.5]"),
+            "p_test.yaml:5:12: cases[0].model: expected a mapping of question (level, difficulty "
+            "or a category) to its answer, such as pii.health: { yes: 0.8 }");
+  EXPECT_EQ(model_error("{ health: { yes: 1 } }"),
+            "p_test.yaml:5:14: cases[0].model: 'health' is not a question (expected level, "
+            "difficulty or a category such as pii.health)");
+  EXPECT_EQ(model_error("{ pii.health: { maybe: 1 } }"),
+            "p_test.yaml:5:28: cases[0].model.pii.health: unknown key 'maybe' (expected no, "
+            "yes)");
+  EXPECT_EQ(model_error("{ level: { secret: 1 } }"),
+            "p_test.yaml:5:23: cases[0].model.level: unknown key 'secret' (expected public, "
+            "internal, confidential, restricted)");
+  EXPECT_EQ(model_error("{ difficulty: { hard: 2 } }"),
+            "p_test.yaml:5:34: cases[0].model.difficulty.hard: expected a number from 0 to 1, "
+            "found '2'");
+  EXPECT_EQ(model_error("{ level: { public: 0.7, restricted: 0.6 } }"),
+            "p_test.yaml:5:21: cases[0].model.level: the probabilities add up to 1.300000 "
+            "(expected at most 1)");
+  EXPECT_EQ(model_error("{ pii.person: { yes: 0.2, no: 0.2 } }"),
+            "p_test.yaml:5:26: cases[0].model.pii.person: the probabilities add up to 0.400000 "
+            "(expected 1)");
   EXPECT_EQ(Error("version: 1\ncases: [ { name: a\n"),
             "p_test.yaml:3:1: invalid YAML: end of map flow not found");
+}
+
+// A case's model answers are read through the policy's `model` section and merged as the
+// gateway merges them: they raise the level (never lower it), and the thresholds decide.
+TEST(PolicySuite, ModelAnswersAreReadByThePolicy) {
+  const std::string policy = std::string(kPolicy) +
+                             "model:\n  level_at: { confidential: 0.3 }\n"
+                             "  categories: { pii.health: 0.9 }\n";
+  auto p = ParsePolicy(policy, "p.yaml", {"onprem", "nano", "frontier"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  const PolicySuite suite = Suite(R"(version: 1
+cases:
+  - name: the model calls it confidential at P(>= confidential) 0.35
+    text: "hello"
+    model: { level: { public: 0.5, internal: 0.15, confidential: 0.25, restricted: 0.1 } }
+    expect: { rule: confidential-on-prem, level: confidential }
+  - name: health at 0.8 is under the policy's 0.9
+    text: "hello"
+    model: { pii.health: { yes: 0.8 } }
+    expect: { rule: default, level: public }
+  - name: health at 0.95 is restricted
+    text: "hello"
+    model: { pii.health: { yes: 0.95 }, difficulty: { hard: 0.2 } }
+    expect: { rule: confidential-on-prem, level: restricted }
+  - name: the model's public does not lower the detectors' confidential
+    text: "status of Apollo?"
+    model: { level: { public: 1 } }
+    expect: { rule: confidential-on-prem, level: confidential }
+)");
+  const SuiteResult r = RunPolicySuite(**p, suite);
+  ASSERT_EQ(r.cases.size(), 4u);
+  for (const CaseResult& c : r.cases) {
+    EXPECT_TRUE(c.passed()) << c.test->name << ": " << c.mismatches.front().what << " "
+                            << c.mismatches.front().expected << " / " << c.mismatches.front().got;
+  }
+  // The labels not given share the rest: yes 0.8 leaves no 0.2.
+  EXPECT_FLOAT_EQ(suite.cases[1].model->probabilities[0][0], 0.2f);
+  // Without the model section the same answers read differently: health 0.8 counts.
+  const SuiteResult plain = RunPolicySuite(*P(), suite);
+  EXPECT_FALSE(plain.cases[1].passed());
+  EXPECT_FALSE(plain.cases[0].passed());  // P(>= confidential) 0.35 < 0.5: internal
 }
 
 TEST(PolicySuite, TestFileLivesNextToThePolicy) {
