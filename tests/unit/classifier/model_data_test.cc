@@ -121,8 +121,8 @@ TEST_F(ModelDataTest, EachSourceGetsItsLabel) {
   auto& person = labels["pii.person"];
   EXPECT_EQ(person.at("person text"), "yes");
   EXPECT_EQ(person.at("card text"), "yes");
-  // A Presidio text without a PERSON would be a no, but the written no's (170) already fill
-  // twice the yes's (72) and are always kept.
+  // A Presidio text without a PERSON would be a no, but the written no's (168) already fill
+  // twice the yes's (74) and are always kept.
   EXPECT_EQ(person.count("place text"), 0u);
   auto& health = labels["pii.health"];
   EXPECT_EQ(health.count("person text"), 0u);  // Presidio says nothing about health
