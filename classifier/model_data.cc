@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "classifier/model_stage.h"
 #include "classifier/public_data.h"
 #include "nlohmann/json.hpp"
 
@@ -144,18 +145,15 @@ uint64_t TextHash(std::string_view text) {
 bool InTestSplit(std::string_view text) { return TextHash(text) % 5 == 0; }
 
 absl::StatusOr<std::vector<WrittenPrompt>> WrittenPrompts() {
+  auto lines = ParseJsonl(kWrittenPromptsJsonl, "written_prompts.jsonl");
+  if (!lines.ok()) return lines.status();
   std::vector<WrittenPrompt> prompts;
-  std::istringstream in{std::string(kWrittenPromptsJsonl)};
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = absl::StrCat("written_prompts.jsonl:", n);
-    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  for (const auto& [where, j] : *lines) {
     WrittenPrompt p;
     std::optional<Level> level;
-    if (j.is_object() && j.contains("id") && j["id"].is_string() && j.contains("text") &&
-        j["text"].is_string() && j.contains("level") && j["level"].is_string() &&
-        j.contains("categories") && j["categories"].is_array()) {
+    if (j.contains("id") && j["id"].is_string() && j.contains("text") && j["text"].is_string() &&
+        j.contains("level") && j["level"].is_string() && j.contains("categories") &&
+        j["categories"].is_array()) {
       p.id = j["id"];
       p.text = j["text"];
       level = ParseLevel(j["level"].get<std::string>());
@@ -188,7 +186,7 @@ absl::StatusOr<std::vector<LabelledSet>> BuildModelData(const std::string& data_
   const size_t cap = options.max_per_class;
   std::vector<LabelledSet> sets;
 
-  SetBuilder level("level", {"public", "internal", "confidential", "restricted"});
+  SetBuilder level("level", DefaultClasses("level"));
   for (const WrittenPrompt& p : *written) {
     level.Add(p.text, std::string(LevelName(p.level)), WrittenSource(p));
   }
@@ -199,10 +197,10 @@ absl::StatusOr<std::vector<LabelledSet>> BuildModelData(const std::string& data_
     for (const RouteLlmPrompt& p : s.prompts) level.Add(p.prompt, "public", SourceOf(s));
   }
   for (const std::string& p : *arena) level.Add(p, "public", "arena-hard");
-  for (const char* c : {"public", "internal", "confidential", "restricted"}) level.Cap(c, cap);
+  for (const std::string& c : DefaultClasses("level")) level.Cap(c, cap);
   sets.push_back(std::move(level).Finish());
 
-  SetBuilder difficulty("difficulty", {"easy", "hard"});
+  SetBuilder difficulty("difficulty", DefaultClasses("difficulty"));
   for (const RouteLlmSet& s : *routellm) {
     for (const RouteLlmPrompt& p : s.prompts) {
       if (p.weak_right) {
@@ -218,7 +216,7 @@ absl::StatusOr<std::vector<LabelledSet>> BuildModelData(const std::string& data_
   sets.push_back(std::move(difficulty).Finish());
 
   for (const char* category : kCategories) {
-    SetBuilder set(category, {"no", "yes"});
+    SetBuilder set(category, DefaultClasses(category));
     for (const WrittenPrompt& p : *written) {
       const bool yes =
           std::find(p.categories.begin(), p.categories.end(), category) != p.categories.end();

@@ -40,6 +40,12 @@ std::vector<ModelQuestion> DefaultModelQuestions() {
   };
 }
 
+std::vector<std::string> DefaultClasses(std::string_view question) {
+  if (question == "level") return {"public", "internal", "confidential", "restricted"};
+  if (question == "difficulty") return {"easy", "hard"};
+  return {"no", "yes"};
+}
+
 absl::StatusOr<ModelQuestion> QuestionOf(std::string id, const std::vector<std::string>& classes) {
   using K = ModelQuestion::Kind;
   if (classes.size() < 2) return absl::InvalidArgumentError("expected two classes or more");

@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -60,6 +61,10 @@ struct ModelQuestion {
 // The questions used when the config gives none: the level, the difficulty, and three
 // categories no pattern sees (confidential.business, pii.health, pii.person).
 std::vector<ModelQuestion> DefaultModelQuestions();
+
+// The classes a question has unless told otherwise: level -> public, internal, confidential,
+// restricted; difficulty -> easy, hard; any other (a category) -> no, yes.
+std::vector<std::string> DefaultClasses(std::string_view question);
 
 // A question without text, as a head (or a policy test's model answers, router/policy_suite.h)
 // asks it: "level" (the classes must be level names), "difficulty" (class k of n is worth

@@ -71,29 +71,14 @@ absl::StatusOr<std::vector<std::vector<std::string>>> ParseCsv(std::string_view 
   return rows;
 }
 
-// Each non-blank line's JSON object, with where it is ("path:line").
-absl::StatusOr<std::vector<std::pair<std::string, nlohmann::json>>> ReadJsonl(
-    const std::string& path) {
+absl::StatusOr<std::vector<JsonlLine>> ReadJsonl(const std::string& path) {
   auto text = ReadFile(path);
   if (!text.ok()) return text.status();
-  std::vector<std::pair<std::string, nlohmann::json>> lines;
-  std::istringstream in(*text);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = absl::StrCat(path, ":", n);
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": not a JSON object"));
-    }
-    lines.emplace_back(where, std::move(j));
-  }
-  return lines;
+  return ParseJsonl(*text, path);
 }
 
 // The string field `key` of a JSONL line, or an error naming the line.
-absl::StatusOr<std::string> StringField(const std::pair<std::string, nlohmann::json>& line,
-                                        const char* key) {
+absl::StatusOr<std::string> StringField(const JsonlLine& line, const char* key) {
   auto it = line.second.find(key);
   if (it == line.second.end() || !it->is_string()) {
     return absl::InvalidArgumentError(absl::StrCat(line.first, ": expected a string '", key, "'"));
@@ -150,6 +135,22 @@ absl::Status AddCsv(const std::string& path, const std::set<std::string>& contam
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<JsonlLine>> ParseJsonl(std::string_view text, std::string_view name) {
+  std::vector<JsonlLine> lines;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = absl::StrCat(std::string(name), ":", n);
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": not a JSON object"));
+    }
+    lines.emplace_back(where, std::move(j));
+  }
+  return lines;
+}
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -5,14 +5,22 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 
 namespace airlock::classifier {
 
 // The whole file; NOT_FOUND naming it when it cannot be opened.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// JSON Lines: each non-blank line's object, with where it is ("NAME:LINE"); INVALID_ARGUMENT
+// naming the first line that is not a JSON object.
+using JsonlLine = std::pair<std::string, nlohmann::json>;
+absl::StatusOr<std::vector<JsonlLine>> ParseJsonl(std::string_view text, std::string_view name);
 
 // pii/presidio_synth_dataset_v2.json: texts with entity spans (in code points).
 struct PresidioSpan {

@@ -153,12 +153,8 @@ class SuiteReader : public YamlReader {
       const YAML::Node& key = kv.first;
       const std::string id = Scalar(key, key.Mark(), path, "a question");
       const std::string at = path + "." + id;
-      std::vector<std::string> classes = {"no", "yes"};
-      if (id == "level") {
-        classes = {"public", "internal", "confidential", "restricted"};
-      } else if (id == "difficulty") {
-        classes = {"easy", "hard"};
-      } else if (!classifier::IsValidCategory(id)) {
+      const std::vector<std::string> classes = classifier::DefaultClasses(id);
+      if (id != "level" && id != "difficulty" && !classifier::IsValidCategory(id)) {
         Fail(key.Mark(), path,
              "'" + id +
                  "' is not a question (expected level, difficulty or a category such as "

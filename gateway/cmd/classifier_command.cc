@@ -14,6 +14,7 @@
 #include "classifier/eval.h"
 #include "classifier/heads.h"
 #include "classifier/model_data.h"
+#include "classifier/model_stage.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 #include "nlohmann/json.hpp"
@@ -37,9 +38,7 @@ struct Error {
 
 std::vector<std::string> ClassesFor(const std::string& question, const std::string& given) {
   if (!given.empty()) return absl::StrSplit(given, ',');
-  if (question == "level") return {"public", "internal", "confidential", "restricted"};
-  if (question == "difficulty") return {"easy", "hard"};
-  return {"no", "yes"};
+  return classifier::DefaultClasses(question);
 }
 
 struct Loaded {
