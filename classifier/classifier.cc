@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <span>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -72,6 +74,9 @@ class SharedDetector final : public Detector {
   std::string_view name() const override { return detector_->name(); }
   void Scan(std::string_view text, std::vector<Match>* out) const override {
     detector_->Scan(text, out);
+  }
+  bool MayMatchIn(std::span<const std::string_view> texts) const override {
+    return detector_->MayMatchIn(texts);
   }
 
  private:
@@ -181,13 +186,26 @@ float ModelThresholds::CategoryThreshold(std::string_view category) const {
 Assessment Classifier::Assess(const v1::ChatRequest& request) const {
   Assessment a;
   uint64_t total_bytes = 0;
+  std::vector<FieldRef> fields;
+  std::vector<std::string_view> texts;
+  ForEachField(request, [&](const FieldRef& field, std::string_view text) {
+    fields.push_back(field);
+    texts.push_back(text);
+    total_bytes += text.size();
+  });
+  // Each detector first looks at all fields at once, so that most skip most requests.
+  std::vector<size_t> active;
+  for (size_t d = 0; d < detectors_.size(); ++d) {
+    if (detectors_[d]->MayMatchIn(texts)) active.push_back(d);
+  }
   std::vector<Match> matches;
   std::vector<size_t> owner;  // matches[k] came from detectors_[owner[k]]
-  ForEachField(request, [&](const FieldRef& field, std::string_view text) {
-    total_bytes += text.size();
+  for (size_t f = 0; f < fields.size(); ++f) {
+    const FieldRef& field = fields[f];
+    const std::string_view text = texts[f];
     matches.clear();
     owner.clear();
-    for (size_t d = 0; d < detectors_.size(); ++d) {
+    for (size_t d : active) {
       detectors_[d]->Scan(text, &matches);
       owner.resize(matches.size(), d);
     }
@@ -203,7 +221,7 @@ Assessment Classifier::Assess(const v1::ChatRequest& request) const {
       a.findings.push_back(Finding{std::move(m.category), m.level, field, m.begin, m.end,
                                    std::move(detector), m.confidence});
     }
-  });
+  }
   const uint64_t tokens = (total_bytes + 3) / 4;
   a.estimated_tokens =
       static_cast<uint32_t>(std::min<uint64_t>(tokens, std::numeric_limits<uint32_t>::max()));

@@ -4,6 +4,7 @@
 // const). Text may be any bytes, valid UTF-8 or not.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,11 @@ class Detector {
   virtual std::string_view name() const = 0;
   // Appends the matches found in text to out.
   virtual void Scan(std::string_view text, std::vector<Match>* out) const = 0;
+  // Whether Scan may find anything in any of `texts` (the fields of one request): false only
+  // when Scan would find nothing in each of them, so that the caller can skip them all after
+  // one cheap pass. The default, true, always holds; a detector whose Scan has a fixed cost
+  // per text (a prefilter's set-up) answers for all texts at once.
+  virtual bool MayMatchIn(std::span<const std::string_view> texts) const { return !texts.empty(); }
 };
 
 }  // namespace airlock::classifier

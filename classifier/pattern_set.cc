@@ -105,6 +105,17 @@ std::string ForHyperscan(std::string_view pattern) {
   return out;
 }
 
+// Whether a pattern holds \A, \z or \Z: anchors to the start or end of the whole text, which
+// a text joined after or before another no longer has.
+bool AnchoredToTextEdge(const std::string& pattern) {
+  for (size_t i = 0; i + 1 < pattern.size(); ++i) {
+    if (pattern[i] != '\\') continue;
+    const char e = pattern[++i];
+    if (e == 'A' || e == 'z' || e == 'Z') return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 struct PatternSetDetector::Compiled {
@@ -112,6 +123,9 @@ struct PatternSetDetector::Compiled {
   hs_database_t* database = nullptr;
   hs_scratch_t* prototype = nullptr;  // cloned for each concurrent scan
   std::vector<int> hs_rule;           // Hyperscan id -> rule index
+  // Whether a scan of several texts joined by '\n' sees every match each holds (no rule is
+  // anchored to the very start or end of the text).
+  bool joinable = false;
   std::mutex mu;
   std::vector<hs_scratch_t*> scratch_pool;  // guarded by mu
 
@@ -219,8 +233,10 @@ void PatternSetDetector::Compiled::CompileHyperscan(const std::vector<PatternRul
     for (size_t k = 0; k < candidates.size(); ++k) {
       const PatternRule& r = rules[static_cast<size_t>(candidates[k])];
       patterns.push_back(rewritten[k].c_str());
+      // Multi-line: ^ and $ also match at a '\n', a superset of RE2's default reading that
+      // lets MayMatchIn join texts.
       flags.push_back(HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY |
-                      (r.case_insensitive ? HS_FLAG_CASELESS : 0u));
+                      HS_FLAG_MULTILINE | (r.case_insensitive ? HS_FLAG_CASELESS : 0u));
       ids.push_back(static_cast<unsigned>(k));
     }
     hs_database_t* db = nullptr;
@@ -236,6 +252,7 @@ void PatternSetDetector::Compiled::CompileHyperscan(const std::vector<PatternRul
       database = db;
       prototype = scratch;
       hs_rule = std::move(candidates);
+      joinable = std::none_of(rewritten.begin(), rewritten.end(), AnchoredToTextEdge);
       return;
     }
     const int bad = error != nullptr ? error->expression : -1;
@@ -297,6 +314,32 @@ void PatternSetDetector::Scan(std::string_view text, std::vector<Match>* out) co
   // Deterministic order: rule order.
   std::sort(to_scan.begin(), to_scan.end());
   for (int r : to_scan) ScanRule(static_cast<size_t>(r), text, out);
+}
+
+bool PatternSetDetector::MayMatchIn(std::span<const std::string_view> texts) const {
+  if (texts.size() < 2) return !texts.empty();  // Scan's own pass is the same pass
+  if (compiled_->database == nullptr || !compiled_->joinable || compiled_->sensitive != nullptr ||
+      compiled_->insensitive != nullptr) {
+    return true;
+  }
+  size_t size = 0;
+  for (std::string_view t : texts) size += t.size() + 1;
+  if (size > UINT32_MAX) return true;
+  std::string joined;
+  joined.reserve(size);
+  for (std::string_view t : texts) {
+    joined.append(t);
+    joined.push_back('\n');
+  }
+  hs_scratch_t* scratch = compiled_->TakeScratch();
+  if (scratch == nullptr) return true;
+  auto stop_at_first = [](unsigned, unsigned long long, unsigned long long, unsigned,
+                          void*) -> int { return 1; };
+  const hs_error_t result =
+      hs_scan(compiled_->database, joined.data(), static_cast<unsigned>(joined.size()), 0, scratch,
+              stop_at_first, nullptr);
+  compiled_->ReturnScratch(scratch);
+  return result != HS_SUCCESS;  // HS_SCAN_TERMINATED: a rule matched; other errors: no shortcut
 }
 
 void PatternSetDetector::ScanEveryRule(std::string_view text, std::vector<Match>* out) const {

@@ -88,6 +88,12 @@ class PatternSetDetector : public Detector {
   // rule never overlap each other; those of different rules may (the classifier resolves
   // overlaps).
   void Scan(std::string_view text, std::vector<Match>* out) const override;
+  // One prefilter pass over all texts, joined by '\n' and read with Hyperscan's multi-line
+  // anchors, so that every match a text holds on its own is still seen (a '\n' is a non-word
+  // byte and a line edge, as the edge of a text is to RE2). True when the prefilter reports
+  // any rule, when some rule is not in it (RE2::Set rules, or rules anchored with \A or \z,
+  // which no join keeps), or when it fails.
+  bool MayMatchIn(std::span<const std::string_view> texts) const override;
 
   size_t size() const { return rules_.size(); }
   // How many rules the Hyperscan prefilter holds (the rest are in RE2::Sets). For tests.

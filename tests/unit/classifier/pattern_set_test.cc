@@ -145,6 +145,43 @@ TEST(PatternSetDetector, CaseFoldingBeyondAsciiStaysWithRe2) {
   EXPECT_THAT(Found(**d, "caf\xe9"), ElementsAre("latin:caf\xe9", "plain:caf\xe9"));
 }
 
+// MayMatchIn joins the texts with '\n' for one prefilter pass: every match a text holds on its
+// own must still be seen (anchors and word boundaries at its edges), and the join must not be
+// needed to rule a request out.
+TEST(PatternSetDetector, MayMatchInSeesEachTextsOwnMatchesAcrossTheJoin) {
+  std::vector<PatternRule> rules;
+  rules.push_back(Rule("digits", R"(\b\d{3}\b)"));
+  rules.push_back(Rule("start", R"(^key-\d+)"));
+  rules.push_back(Rule("end", R"(secret$)"));
+  auto d = PatternSetDetector::Create("t", std::move(rules));
+  ASSERT_TRUE(d.ok()) << d.status();
+  using Texts = std::vector<std::string_view>;
+  const auto may = [&](const Texts& texts) { return (*d)->MayMatchIn(texts); };
+  EXPECT_FALSE(may({}));
+  EXPECT_FALSE(may({"plain words", "more words", "12", "3"}));  // "12\n3" is not \b\d{3}\b
+  EXPECT_FALSE(may({"", ""}));
+  EXPECT_TRUE(may({"plain", "key-42 opens it"}));    // ^ at the start of a later text
+  EXPECT_TRUE(may({"it is a secret", "plain"}));     // $ at the end of an earlier text
+  EXPECT_TRUE(may({"plain", "abc", "123 starts"}));  // \b at a text's edge
+  EXPECT_TRUE(may({"one text: 123"}));               // a single text: Scan's own pass decides
+  // Where the join would have mattered, Scan alone finds nothing.
+  EXPECT_TRUE(Found(**d, "a key-42").empty());
+  EXPECT_TRUE(Found(**d, "secret here").empty());
+}
+
+TEST(PatternSetDetector, RulesAnchoredToTheWholeTextAreNeverRuledOutByAJoin) {
+  std::vector<PatternRule> rules;
+  rules.push_back(Rule("head", R"(\Ahead)"));
+  rules.push_back(Rule("tail", R"(tail\z)"));
+  auto d = PatternSetDetector::Create("t", std::move(rules));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ((*d)->prefiltered(), 2u);
+  const std::vector<std::string_view> texts = {"x", "head first", "the tail"};
+  EXPECT_TRUE((*d)->MayMatchIn(texts));
+  EXPECT_THAT(Found(**d, "head first"), ElementsAre("head:head"));
+  EXPECT_THAT(Found(**d, "the tail"), ElementsAre("tail:tail"));
+}
+
 TEST(PatternSetDetector, BuiltInRulesAreMostlyPrefilteredAndAgreeWithScanningEveryRule) {
   std::vector<PatternRule> rules = PiiPatternRules();
   for (PatternRule& r : SecretPatternRules()) rules.push_back(std::move(r));
@@ -156,7 +193,7 @@ TEST(PatternSetDetector, BuiltInRulesAreMostlyPrefilteredAndAgreeWithScanningEve
   // line.
   const std::filesystem::path root =
       std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-  size_t texts = 0, matches = 0;
+  size_t texts = 0, matches = 0, ruled_out = 0;
   for (const char* dir : {"fuzz/corpus/scan_fuzz", "data/classifier/ordinary"}) {
     for (const auto& entry : std::filesystem::directory_iterator(root / dir)) {
       std::ifstream in(entry.path(), std::ios::binary);
@@ -182,8 +219,29 @@ TEST(PatternSetDetector, BuiltInRulesAreMostlyPrefilteredAndAgreeWithScanningEve
         ++texts;
         matches += slow.size();
       }
+      // Ruling a file's lines out in one joined pass never hides a match of one of them.
+      std::vector<std::string_view> lines(pieces.begin() + 1, pieces.end());
+      for (size_t k = 0; k + 1 < lines.size(); ++k) {
+        const std::vector<std::string_view> pair = {lines[k], lines[k + 1]};
+        if ((*d)->MayMatchIn(pair)) continue;
+        ++ruled_out;
+        for (std::string_view line : pair) {
+          std::vector<Match> slow;
+          (*d)->ScanEveryRule(line, &slow);
+          EXPECT_TRUE(slow.empty()) << entry.path() << ": " << line.substr(0, 200);
+        }
+      }
+      if (!(*d)->MayMatchIn(lines)) {
+        ++ruled_out;
+        for (std::string_view line : lines) {
+          std::vector<Match> slow;
+          (*d)->ScanEveryRule(line, &slow);
+          EXPECT_TRUE(slow.empty()) << entry.path() << ": " << line.substr(0, 200);
+        }
+      }
     }
   }
+  EXPECT_GT(ruled_out, 20u) << "the corpus should have lines that no rule matches";
   EXPECT_GT(texts, 100u);
   EXPECT_GT(matches, 50u) << "the corpus should exercise the rules";
 }
