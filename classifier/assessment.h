@@ -8,6 +8,7 @@
 
 #include "classifier/content.h"
 #include "classifier/level.h"
+#include "classifier/signals.h"
 
 namespace airlock::classifier {
 
@@ -43,7 +44,7 @@ struct Assessment {
   Level level = Level::kPublic;   // max over findings; kPublic when there are none
   std::vector<Finding> findings;  // sorted by (field in request order, begin); never overlapping
   float difficulty = 0.0f;        // [0, 1]
-  std::map<std::string, float> difficulty_signals;
+  Signals difficulty_signals;
   uint32_t estimated_tokens = 0;
   ModelAssessment model;
 };

@@ -365,8 +365,7 @@ float LanguagesSignal(std::string_view text) {
   return std::min(1.0f, 0.6f * non_latin + 0.4f * static_cast<float>(std::max(0, scripts - 1)));
 }
 
-std::map<std::string, float> DifficultySignals(const v1::ChatRequest& request,
-                                               uint32_t estimated_tokens) {
+Signals DifficultySignals(const v1::ChatRequest& request, uint32_t estimated_tokens) {
   std::string text;
   int user_turns = 0;
   for (const v1::Message& m : request.messages()) {
@@ -381,7 +380,8 @@ std::map<std::string, float> DifficultySignals(const v1::ChatRequest& request,
       text.append(m.content());
     }
   }
-  std::map<std::string, float> s;
+  Signals s;
+  s.reserve(std::size(kDifficultyWeights) + 1);  // + a model stage's "deterministic"
   s["length"] = LengthDifficulty(estimated_tokens);
   s["turns"] = std::min(1.0f, static_cast<float>(std::max(0, user_turns - 1)) / 7);
   s["tools"] = std::min(1.0f, static_cast<float>(request.tools_size()) / 8);
@@ -394,7 +394,7 @@ std::map<std::string, float> DifficultySignals(const v1::ChatRequest& request,
   return s;
 }
 
-float CombineDifficulty(const std::map<std::string, float>& signals) {
+float CombineDifficulty(const Signals& signals) {
   double keep = 1.0;  // probability-like mass that no signal claims
   for (const DifficultyWeight& w : kDifficultyWeights) {
     auto it = signals.find(w.signal);

@@ -47,12 +47,12 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "airlock/v1/gateway.pb.h"
+#include "classifier/signals.h"
 
 namespace airlock::classifier {
 
@@ -73,10 +73,9 @@ float ReasoningSignal(std::string_view text);
 float LanguagesSignal(std::string_view text);
 
 // Every signal of kDifficultyWeights, by name.
-std::map<std::string, float> DifficultySignals(const v1::ChatRequest& request,
-                                               uint32_t estimated_tokens);
+Signals DifficultySignals(const v1::ChatRequest& request, uint32_t estimated_tokens);
 // The noisy-OR of the signals with kDifficultyWeights; names not in the table are ignored,
 // values are clamped to [0, 1].
-float CombineDifficulty(const std::map<std::string, float>& signals);
+float CombineDifficulty(const Signals& signals);
 
 }  // namespace airlock::classifier

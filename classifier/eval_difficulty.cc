@@ -10,7 +10,6 @@
 // one half (Mann-Whitney U with average ranks). 0.5 is chance. Reported for the combined score
 // and for each signal on its own, per data set and pooled.
 #include <algorithm>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -25,7 +24,7 @@ namespace {
 
 struct Sample {
   bool hard = false;
-  std::map<std::string, float> scores;  // "difficulty" and each signal
+  Signals scores;  // "difficulty" and each signal
 };
 
 struct Set {

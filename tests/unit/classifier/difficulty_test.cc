@@ -40,7 +40,7 @@ TEST(Difficulty, CombineIsTheDocumentedNoisyOr) {
   EXPECT_FLOAT_EQ(CombineDifficulty({{"code", 1.0f}, {"unknown", 1.0f}}), 0.6f);
   EXPECT_FLOAT_EQ(CombineDifficulty({{"code", 7.0f}, {"math", -3.0f}}), 0.6f);  // clamped
   EXPECT_FLOAT_EQ(CombineDifficulty({{"code", std::nanf("")}}), 0.0f);
-  std::map<std::string, float> all;
+  Signals all;
   for (const DifficultyWeight& w : kDifficultyWeights) all[w.signal] = 1.0f;
   const float max = CombineDifficulty(all);
   EXPECT_GT(max, 0.95f);
