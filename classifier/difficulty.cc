@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "classifier/byte_set.h"
 #include "classifier/classifier.h"
 #include "classifier/term_detector.h"
 #include "classifier/utf8.h"
@@ -182,24 +183,20 @@ float CodeSignal(std::string_view text) {
 }
 
 // Bytes that MathSignal looks at; every other byte (letters, blanks, most punctuation) is
-// skipped with one table lookup.
-constexpr std::array<bool, 256> kMathBytes = [] {
-  std::array<bool, 256> table{};
-  for (int c = 0x80; c < 256; ++c) table[static_cast<size_t>(c)] = true;
-  for (int c = '0'; c <= '9'; ++c) table[static_cast<size_t>(c)] = true;
-  for (unsigned char c : std::string_view("\\$=+*^-/")) table[c] = true;
-  return table;
-}();
+// skipped.
+constexpr ByteSet kMathBytes = ByteSet::Of([](uint8_t c) {
+  return c >= 0x80 || (c >= '0' && c <= '9') ||
+         std::string_view("\\$=+*^-/").find(static_cast<char>(c)) != std::string_view::npos;
+});
 
 float MathSignal(std::string_view t) {
   float weight = 0;
   int numbers = 0;
   uint32_t prev_cp = 0;
   for (size_t i = 0; i < t.size();) {
-    if (!kMathBytes[static_cast<unsigned char>(t[i])]) {
+    if (!kMathBytes.contains(static_cast<unsigned char>(t[i]))) {
       // Skip to the next byte of interest; what is skipped is ASCII (never Greek).
-      while (++i < t.size() && !kMathBytes[static_cast<unsigned char>(t[i])]) {
-      }
+      i = kMathBytes.Find(t, i + 1);
       prev_cp = 0;
       continue;
     }

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "classifier/byte_set.h"
+
 namespace airlock::classifier {
 namespace {
 
@@ -311,12 +313,9 @@ std::optional<Word> PreviousWord(std::string_view text, size_t pos) {
 
 // First bytes of a capitalised word: A-Z and the UTF-8 lead bytes of the upper-case letters
 // that IsUpper knows (Latin-1, Latin Extended-A, Greek, Cyrillic).
-constexpr std::array<bool, 256> kCapitalLead = [] {
-  std::array<bool, 256> table{};
-  for (int c = 'A'; c <= 'Z'; ++c) table[static_cast<size_t>(c)] = true;
-  for (int c : {0xC3, 0xC4, 0xC5, 0xCE, 0xD0}) table[static_cast<size_t>(c)] = true;
-  return table;
-}();
+constexpr ByteSet kCapitalLead = ByteSet::Of([](uint8_t c) {
+  return (c >= 'A' && c <= 'Z') || c == 0xC3 || c == 0xC4 || c == 0xC5 || c == 0xCE || c == 0xD0;
+});
 
 // The bytes between two words.
 std::string_view Gap(std::string_view text, const Word& a, const Word& b) {
@@ -377,8 +376,8 @@ void PersonNameDetector::Scan(std::string_view text, std::vector<Match>* out) co
   std::vector<Word> window;
   window.reserve(6);  // two words before, the name word, three after
   size_t pos = 0;
-  while (pos < text.size()) {
-    if (!kCapitalLead[static_cast<unsigned char>(text[pos])] || !StartsWord(text, pos)) {
+  while ((pos = kCapitalLead.Find(text, pos)) < text.size()) {
+    if (!StartsWord(text, pos)) {
       ++pos;
       continue;
     }
