@@ -377,25 +377,43 @@ Signals DifficultySignals(const v1::ChatRequest& request, uint32_t estimated_tok
       text.append(m.content());
     }
   }
+  const WordCounts words = CountWords(text);  // one scan for both word signals
   Signals s;
   s.reserve(std::size(kDifficultyWeights) + 1);  // + a model stage's "deterministic"
-  s["length"] = LengthDifficulty(estimated_tokens);
-  s["turns"] = std::min(1.0f, static_cast<float>(std::max(0, user_turns - 1)) / 7);
-  s["tools"] = std::min(1.0f, static_cast<float>(request.tools_size()) / 8);
+  // In name order, which Signals keeps at the least cost.
   s["code"] = CodeSignal(text);
+  s["languages"] = LanguagesSignal(text);
+  s["length"] = LengthDifficulty(estimated_tokens);
   s["math"] = MathSignal(text);
-  const WordCounts words = CountWords(text);  // one scan for both word signals
   s["multi_step"] = MultiStep(text, words);
   s["reasoning"] = Reasoning(words);
-  s["languages"] = LanguagesSignal(text);
+  s["tools"] = std::min(1.0f, static_cast<float>(request.tools_size()) / 8);
+  s["turns"] = std::min(1.0f, static_cast<float>(std::max(0, user_turns - 1)) / 7);
   return s;
 }
 
+namespace {
+
+// kDifficultyWeights sorted by name, to be read alongside a Signals (sorted by name too).
+constexpr auto kWeightsByName = [] {
+  std::array<DifficultyWeight, std::size(kDifficultyWeights)> sorted;
+  std::copy(std::begin(kDifficultyWeights), std::end(kDifficultyWeights), sorted.begin());
+  std::sort(sorted.begin(), sorted.end(), [](const DifficultyWeight& a, const DifficultyWeight& b) {
+    return std::string_view(a.signal) < std::string_view(b.signal);
+  });
+  return sorted;
+}();
+
+}  // namespace
+
 float CombineDifficulty(const Signals& signals) {
   double keep = 1.0;  // probability-like mass that no signal claims
-  for (const DifficultyWeight& w : kDifficultyWeights) {
-    auto it = signals.find(w.signal);
-    if (it == signals.end()) continue;
+  auto it = signals.begin();
+  for (const DifficultyWeight& w : kWeightsByName) {
+    const std::string_view name = w.signal;
+    while (it != signals.end() && std::string_view(it->first) < name) ++it;
+    if (it == signals.end()) break;
+    if (it->first != name) continue;
     const double raw = static_cast<double>(it->second);
     const double v = std::isnan(raw) ? 0.0 : std::clamp(raw, 0.0, 1.0);
     keep *= 1.0 - static_cast<double>(w.weight) * v;

@@ -145,9 +145,13 @@ class ShortWordSet {
     }
   }
 
-  bool contains(std::string_view word) const {
-    if (word.empty() || word.size() > 16) return false;
-    const Key k = Pack(word);
+  // Whether the word whose bytes `padded` holds, followed by zeros to 16 bytes, is in the
+  // set. (Words in this form cost two loads to pack, not a copy of a variable length.)
+  bool contains_padded(const char (&padded)[16]) const {
+    Key k;
+    std::memcpy(&k.a, padded, 8);
+    std::memcpy(&k.b, padded + 8, 8);
+    if (k.empty()) return false;
     for (size_t i = Slot(k);; i = (i + 1) & (slots_.size() - 1)) {
       if (slots_[i] == k) return true;
       if (slots_[i].empty()) return false;
@@ -176,17 +180,6 @@ class ShortWordSet {
   std::vector<Key> slots_;
   int shift_ = 0;
 };
-
-template <const auto& kTable>
-bool InTable(std::string_view word) {
-  static const ShortWordSet set(kTable);  // made once (thread-safe static initialisation)
-  return set.contains(word);
-}
-
-bool IsFirstName(std::string_view w) { return InTable<kFirstNames>(w); }
-bool IsAmbiguous(std::string_view w) { return InTable<kAmbiguous>(w); }
-bool IsTitle(std::string_view w) { return InTable<kTitles>(w); }
-bool IsNotName(std::string_view w) { return InTable<kNotNames>(w); }
 
 bool IsAsciiLetter(unsigned char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 bool IsLetterByte(unsigned char c) { return IsAsciiLetter(c) || c >= 0x80; }
@@ -239,6 +232,17 @@ struct Word {
 
   std::string_view lower() const { return std::string_view(folded, folded_size); }
 };
+
+template <const auto& kTable>
+bool InTable(const Word& w) {
+  static const ShortWordSet set(kTable);  // made once (thread-safe static initialisation)
+  return set.contains_padded(w.folded);   // a word longer than kMaxLower is all zeros: none
+}
+
+bool IsFirstName(const Word& w) { return InTable<kFirstNames>(w); }
+bool IsAmbiguous(const Word& w) { return InTable<kAmbiguous>(w); }
+bool IsTitle(const Word& w) { return InTable<kTitles>(w); }
+bool IsNotName(const Word& w) { return InTable<kNotNames>(w); }
 
 // A joiner ('\'' or '-') at text[i] continues a word when a letter byte follows it.
 bool JoinsAt(std::string_view text, size_t i) {
@@ -322,7 +326,7 @@ std::string_view Gap(std::string_view text, const Word& a, const Word& b) {
   return text.substr(a.end, b.begin - a.end);
 }
 
-bool IsNameWord(const Word& w) { return w.capital && !IsNotName(w.lower()); }
+bool IsNameWord(const Word& w) { return w.capital && !IsNotName(w); }
 
 // Extends a name from words[k] (a name word): up to three words in all, joined by one space,
 // with middle initials ("Faina D. Yefremova"). Returns the index of the last word.
@@ -352,7 +356,7 @@ Trigger TriggerBefore(std::string_view text, const std::vector<Word>& words, siz
   const Word& p = words[k - 1];
   const std::string_view gap = Gap(text, p, words[k]);
   const bool same_line = gap.find('\n') == std::string_view::npos && gap.size() <= 3;
-  if (IsTitle(p.lower()) && same_line && (gap == " " || gap == ". ")) return Trigger::kTitle;
+  if (IsTitle(p) && same_line && (gap == " " || gap == ". ")) return Trigger::kTitle;
   if (!same_line && !(gap.size() <= 4 && (p.lower() == "regards" || p.lower() == "sincerely" ||
                                           p.lower() == "thanks" || p.lower() == "cheers"))) {
     return Trigger::kNone;
@@ -395,7 +399,7 @@ void PersonNameDetector::Scan(std::string_view text, std::vector<Match>* out) co
     window.push_back(w);
     const Trigger trigger = TriggerBefore(text, window, k);
     // Without a trigger only a dictionary first name can start a name.
-    if (trigger == Trigger::kNone && !IsFirstName(w.lower())) continue;
+    if (trigger == Trigger::kNone && !IsFirstName(w)) continue;
     for (size_t ahead = 0; ahead < 3; ++ahead) {
       std::optional<Word> next = NextWord(text, window.back().raw_end);
       if (!next) break;
@@ -407,10 +411,10 @@ void PersonNameDetector::Scan(std::string_view text, std::vector<Match>* out) co
       confidence = 0.85f;
     } else if (trigger == Trigger::kPhrase) {
       confidence = 0.8f;
-    } else if (IsFirstName(w.lower())) {
+    } else if (IsFirstName(w)) {
       if (last > k) {
         confidence = 0.75f;
-      } else if (!IsAmbiguous(w.lower())) {
+      } else if (!IsAmbiguous(w)) {
         confidence = 0.5f;
       }
     }

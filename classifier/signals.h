@@ -27,6 +27,9 @@ class Signals {
 
   // The value of `name`, inserted as 0 when absent.
   float& operator[](std::string_view name) {
+    if (entries_.empty() || std::string_view(entries_.back().first) < name) {
+      return entries_.emplace_back(name, 0.0f).second;  // filled in name order: one compare
+    }
     auto it = LowerBound(entries_, name);
     if (it == entries_.end() || it->first != name) it = entries_.emplace(it, name, 0.0f);
     return it->second;
