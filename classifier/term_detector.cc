@@ -296,7 +296,7 @@ bool TermDetector::dense() const {
 // reports only the ends inside its piece.
 template <size_t kLanes, typename Report>
 void ScanDense(const TermDetector::Automaton& a, std::string_view text, Report& report) {
-  static_assert(kLanes == 1 || kLanes == 2 || kLanes == 4);
+  static_assert(kLanes == 1 || kLanes == 2 || kLanes == 4 || kLanes == 8);
   const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   const uint8_t* cls = a.cls.data();
   const uint32_t* delta = a.delta.data();
@@ -318,13 +318,19 @@ void ScanDense(const TermDetector::Automaton& a, std::string_view text, Report& 
       report(p + 1, (row & ~kFlag) / a.nclasses);
     }
   };
-  uint32_t r0 = 0, r1 = 0, r2 = 0, r3 = 0;
+  uint32_t r0 = 0, r1 = 0, r2 = 0, r3 = 0, r4 = 0, r5 = 0, r6 = 0, r7 = 0;
   for (size_t k = 0; k < lockstep; ++k) {
     step(r0, 0, start[0] + k);
     if constexpr (kLanes >= 2) step(r1, 1, start[1] + k);
     if constexpr (kLanes >= 4) {
       step(r2, 2, start[2] + k);
       step(r3, 3, start[3] + k);
+    }
+    if constexpr (kLanes >= 8) {
+      step(r4, 4, start[4] + k);
+      step(r5, 5, start[5] + k);
+      step(r6, 6, start[6] + k);
+      step(r7, 7, start[7] + k);
     }
   }
   auto finish = [&](uint32_t & row, size_t l) __attribute__((always_inline)) {
@@ -335,6 +341,12 @@ void ScanDense(const TermDetector::Automaton& a, std::string_view text, Report& 
   if constexpr (kLanes >= 4) {
     finish(r2, 2);
     finish(r3, 3);
+  }
+  if constexpr (kLanes >= 8) {
+    finish(r4, 4);
+    finish(r5, 5);
+    finish(r6, 6);
+    finish(r7, 7);
   }
 }
 
@@ -364,7 +376,9 @@ void TermDetector::Find(std::string_view text, std::vector<Hit>* kept) const {
     if (!a->delta.empty()) {  // the common case: one dependent load per byte
       // Lanes pay off once each piece is long against the overlap a lane rescans.
       const size_t n = text.size(), overlap = a->max_length;
-      if (n >= std::max<size_t>(128, 8 * overlap)) {
+      if (n >= std::max<size_t>(256, 16 * overlap)) {
+        ScanDense<8>(*a, text, report);
+      } else if (n >= std::max<size_t>(128, 8 * overlap)) {
         ScanDense<4>(*a, text, report);
       } else if (n >= std::max<size_t>(64, 4 * overlap)) {
         ScanDense<2>(*a, text, report);

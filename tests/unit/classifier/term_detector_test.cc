@@ -281,13 +281,17 @@ TEST(TermDetector, AgreesWithTheReferenceOnFiveThousandOverlappingTerms) {
 }
 
 TEST(TermDetector, LongTextsScannedInTwoHalvesLoseAndRepeatNoTermAtTheMiddle) {
-  // Longer texts are scanned as two or four pieces side by side; place terms of several
-  // lengths at every offset around the middles, overlapping them or not.
+  // Longer texts are scanned as two, four or eight pieces side by side; place terms of several
+  // lengths at every offset around the pieces' edges, overlapping them or not.
   const std::vector<TermList> lists = {List("c.a", {"ab", "abcdefgh", "cd ef", "x"})};
   auto d = Make(lists);
   ASSERT_NE(d, nullptr);
   for (size_t n : {63u, 64u, 65u, 130u, 255u, 256u, 257u, 1031u, 4096u}) {
-    for (size_t middle : {n / 4, n / 2, n / 4 * 2, n / 4 * 3}) {
+    std::vector<size_t> middles;
+    for (size_t pieces : {2u, 4u, 8u}) {
+      for (size_t k = 1; k < pieces; ++k) middles.push_back(n / pieces * k);
+    }
+    for (size_t middle : middles) {
       for (const std::string term : {"ab", "abcdefgh", "cd ef", "x"}) {
         for (size_t at = middle - std::min<size_t>(middle, 10);
              at <= middle + 3 && at + term.size() <= n; ++at) {
