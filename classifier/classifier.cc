@@ -75,8 +75,8 @@ class SharedDetector final : public Detector {
   void Scan(std::string_view text, std::vector<Match>* out) const override {
     detector_->Scan(text, out);
   }
-  bool MayMatchIn(std::span<const std::string_view> texts) const override {
-    return detector_->MayMatchIn(texts);
+  void RuleOut(const JoinedTexts& texts, std::span<bool> may_match) const override {
+    detector_->RuleOut(texts, may_match);
   }
 
  private:
@@ -193,10 +193,15 @@ Assessment Classifier::Assess(const v1::ChatRequest& request) const {
     texts.push_back(text);
     total_bytes += text.size();
   });
-  // Each detector first looks at all fields at once, so that most skip most requests.
-  std::vector<size_t> active;
-  for (size_t d = 0; d < detectors_.size(); ++d) {
-    if (detectors_[d]->MayMatchIn(texts)) active.push_back(d);
+  // Each detector first looks at all fields at once, so that most skip most fields.
+  const size_t nf = fields.size();
+  auto may_match = std::make_unique<bool[]>(detectors_.size() * nf);  // [d * nf + f]
+  std::fill_n(may_match.get(), detectors_.size() * nf, true);
+  if (nf >= 2) {
+    const JoinedTexts joined(texts);
+    for (size_t d = 0; d < detectors_.size(); ++d) {
+      detectors_[d]->RuleOut(joined, std::span<bool>(may_match.get() + d * nf, nf));
+    }
   }
   std::vector<Match> matches;
   std::vector<size_t> owner;  // matches[k] came from detectors_[owner[k]]
@@ -205,7 +210,8 @@ Assessment Classifier::Assess(const v1::ChatRequest& request) const {
     const std::string_view text = texts[f];
     matches.clear();
     owner.clear();
-    for (size_t d : active) {
+    for (size_t d = 0; d < detectors_.size(); ++d) {
+      if (!may_match[d * nf + f]) continue;
       detectors_[d]->Scan(text, &matches);
       owner.resize(matches.size(), d);
     }

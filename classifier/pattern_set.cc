@@ -160,6 +160,19 @@ struct PatternSetDetector::Compiled {
     scratch_pool.push_back(s);
   }
 
+  // One pass of the Hyperscan prefilter over text, with a scratch from the pool. Anything but
+  // HS_SUCCESS or HS_SCAN_TERMINATED (on_match returned non-zero) means the pass did not run
+  // to its end: no scratch could be had, or the text is longer than Hyperscan takes.
+  hs_error_t Prefilter(std::string_view text, match_event_handler on_match, void* context) {
+    if (text.size() > UINT32_MAX) return HS_INVALID;  // Hyperscan takes unsigned int lengths
+    hs_scratch_t* scratch = TakeScratch();
+    if (scratch == nullptr) return HS_NOMEM;
+    const hs_error_t result = hs_scan(database, text.data(), static_cast<unsigned>(text.size()), 0,
+                                      scratch, on_match, context);
+    ReturnScratch(scratch);
+    return result;
+  }
+
   // Compiles the candidates (rule indices) into one Hyperscan database in prefilter mode (a
   // superset of each pattern's matches, which is all a prefilter needs). A pattern Hyperscan
   // refuses is dropped from the candidates (it goes to RE2::Set) and the rest compiled again.
@@ -234,7 +247,7 @@ void PatternSetDetector::Compiled::CompileHyperscan(const std::vector<PatternRul
       const PatternRule& r = rules[static_cast<size_t>(candidates[k])];
       patterns.push_back(rewritten[k].c_str());
       // Multi-line: ^ and $ also match at a '\n', a superset of RE2's default reading that
-      // lets MayMatchIn join texts.
+      // lets RuleOut join texts.
       flags.push_back(HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY |
                       HS_FLAG_MULTILINE | (r.case_insensitive ? HS_FLAG_CASELESS : 0u));
       ids.push_back(static_cast<unsigned>(k));
@@ -272,30 +285,21 @@ size_t PatternSetDetector::prefiltered() const { return compiled_->hs_rule.size(
 
 void PatternSetDetector::Scan(std::string_view text, std::vector<Match>* out) const {
   std::vector<int> to_scan;  // rule indices that may match
-  bool prefilter_failed = false;
   if (compiled_->database != nullptr) {
-    hs_scratch_t* scratch = compiled_->TakeScratch();
-    if (scratch == nullptr) {
-      prefilter_failed = true;
-    } else {
-      struct Context {
-        const std::vector<int>* hs_rule;
-        std::vector<int>* to_scan;
-      } context{&compiled_->hs_rule, &to_scan};
-      auto on_match = [](unsigned id, unsigned long long, unsigned long long, unsigned,
-                         void* ctx) -> int {
-        auto* c = static_cast<Context*>(ctx);
-        c->to_scan->push_back((*c->hs_rule)[id]);
-        return 0;
-      };
-      // Hyperscan takes lengths as unsigned int; a longer text is scanned rule by rule.
-      prefilter_failed =
-          text.size() > UINT32_MAX ||
-          hs_scan(compiled_->database, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
-                  on_match, &context) != HS_SUCCESS;
-      compiled_->ReturnScratch(scratch);
+    struct Context {
+      const std::vector<int>* hs_rule;
+      std::vector<int>* to_scan;
+    } context{&compiled_->hs_rule, &to_scan};
+    auto on_match = [](unsigned id, unsigned long long, unsigned long long, unsigned,
+                       void* ctx) -> int {
+      auto* c = static_cast<Context*>(ctx);
+      c->to_scan->push_back((*c->hs_rule)[id]);
+      return 0;
+    };
+    // A longer text than Hyperscan takes, or no scratch: every rule, never a silent skip.
+    if (compiled_->Prefilter(text, on_match, &context) != HS_SUCCESS) {
+      to_scan = compiled_->hs_rule;
     }
-    if (prefilter_failed) to_scan = compiled_->hs_rule;  // never a silent skip
   }
   const re2::StringPiece input(text.data(), text.size());
   std::vector<int> hits;
@@ -316,30 +320,27 @@ void PatternSetDetector::Scan(std::string_view text, std::vector<Match>* out) co
   for (int r : to_scan) ScanRule(static_cast<size_t>(r), text, out);
 }
 
-bool PatternSetDetector::MayMatchIn(std::span<const std::string_view> texts) const {
-  if (texts.size() < 2) return !texts.empty();  // Scan's own pass is the same pass
+void PatternSetDetector::RuleOut(const JoinedTexts& texts, std::span<bool> may_match) const {
+  if (texts.size() < 2) return;  // Scan's own pass is the same pass
   if (compiled_->database == nullptr || !compiled_->joinable || compiled_->sensitive != nullptr ||
       compiled_->insensitive != nullptr) {
-    return true;
+    return;
   }
-  size_t size = 0;
-  for (std::string_view t : texts) size += t.size() + 1;
-  if (size > UINT32_MAX) return true;
-  std::string joined;
-  joined.reserve(size);
-  for (std::string_view t : texts) {
-    joined.append(t);
-    joined.push_back('\n');
+  // Hyperscan reports matches in the order of their ends; the first is all this needs.
+  unsigned long long first_end = texts.joined().size() + 1;  // none
+  auto stop_at_first = [](unsigned, unsigned long long, unsigned long long to, unsigned,
+                          void* ctx) -> int {
+    *static_cast<unsigned long long*>(ctx) = to;
+    return 1;
+  };
+  const hs_error_t result = compiled_->Prefilter(texts.joined(), stop_at_first, &first_end);
+  if (result != HS_SUCCESS && result != HS_SCAN_TERMINATED) return;  // no shortcut
+  // A match that a text holds on its own ends within it, or at its end: texts that end before
+  // the first match's end hold none. (The rules may hold more matches after it, but the
+  // prefilter reports each rule once, so it cannot say which texts those are in.)
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (texts.begin(i) + texts.text(i).size() < first_end) may_match[i] = false;
   }
-  hs_scratch_t* scratch = compiled_->TakeScratch();
-  if (scratch == nullptr) return true;
-  auto stop_at_first = [](unsigned, unsigned long long, unsigned long long, unsigned,
-                          void*) -> int { return 1; };
-  const hs_error_t result =
-      hs_scan(compiled_->database, joined.data(), static_cast<unsigned>(joined.size()), 0, scratch,
-              stop_at_first, nullptr);
-  compiled_->ReturnScratch(scratch);
-  return result != HS_SUCCESS;  // HS_SCAN_TERMINATED: a rule matched; other errors: no shortcut
 }
 
 void PatternSetDetector::ScanEveryRule(std::string_view text, std::vector<Match>* out) const {

@@ -28,6 +28,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,12 +89,13 @@ class PatternSetDetector : public Detector {
   // rule never overlap each other; those of different rules may (the classifier resolves
   // overlaps).
   void Scan(std::string_view text, std::vector<Match>* out) const override;
-  // One prefilter pass over all texts, joined by '\n' and read with Hyperscan's multi-line
+  // One prefilter pass over all texts joined (JoinedTexts), read with Hyperscan's multi-line
   // anchors, so that every match a text holds on its own is still seen (a '\n' is a non-word
-  // byte and a line edge, as the edge of a text is to RE2). True when the prefilter reports
-  // any rule, when some rule is not in it (RE2::Set rules, or rules anchored with \A or \z,
-  // which no join keeps), or when it fails.
-  bool MayMatchIn(std::span<const std::string_view> texts) const override;
+  // byte and a line edge, as the edge of a text is to RE2). Rules out every text when the
+  // prefilter reports no rule, and the texts that end before its first report otherwise.
+  // Rules out none when some rule is not in the prefilter (RE2::Set rules, or rules anchored
+  // with \A or \z, which no join keeps) or when the pass fails.
+  void RuleOut(const JoinedTexts& texts, std::span<bool> may_match) const override;
 
   size_t size() const { return rules_.size(); }
   // How many rules the Hyperscan prefilter holds (the rest are in RE2::Sets). For tests.

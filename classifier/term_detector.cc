@@ -418,4 +418,16 @@ void TermDetector::Scan(std::string_view text, std::vector<Match>* out) const {
   }
 }
 
+void TermDetector::RuleOut(const JoinedTexts& texts, std::span<bool> may_match) const {
+  if (texts.size() < 2) return;  // Scan's own pass is the same pass
+  std::vector<Hit> hits;
+  Find(texts.joined(), &hits);
+  std::fill(may_match.begin(), may_match.end(), false);
+  for (const Hit& h : hits) {
+    for (size_t i = texts.TextAt(h.begin); i < texts.size() && texts.begin(i) < h.end; ++i) {
+      may_match[i] = true;
+    }
+  }
+}
+
 }  // namespace airlock::classifier

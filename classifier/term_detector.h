@@ -37,6 +37,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +72,11 @@ class TermDetector : public Detector {
   // Appends the kept matches in order of begin, with confidence 1 and Match::detector set to
   // the list's name.
   void Scan(std::string_view text, std::vector<Match>* out) const override;
+  // One Find over all texts joined (JoinedTexts): rules out every text that no kept hit
+  // overlaps. A term that a text holds on its own is a candidate in the join as well ('\n'
+  // is a non-word byte, as the edge of a text is), and when an overlapping hit wins over it,
+  // that hit overlaps the text too. One long text also walks in more pieces side by side.
+  void RuleOut(const JoinedTexts& texts, std::span<bool> may_match) const override;
 
   // The same matches as Scan, without building Matches: the list index (into the lists given
   // to Create) and the span of each. Replaces *hits.

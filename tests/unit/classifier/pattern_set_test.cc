@@ -12,6 +12,7 @@
 #include "classifier/secret_rules.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/classifier/rule_out.h"
 
 namespace airlock::classifier {
 namespace {
@@ -145,25 +146,26 @@ TEST(PatternSetDetector, CaseFoldingBeyondAsciiStaysWithRe2) {
   EXPECT_THAT(Found(**d, "caf\xe9"), ElementsAre("latin:caf\xe9", "plain:caf\xe9"));
 }
 
-// MayMatchIn joins the texts with '\n' for one prefilter pass: every match a text holds on its
+// RuleOut joins the texts with '\n' for one prefilter pass: every match a text holds on its
 // own must still be seen (anchors and word boundaries at its edges), and the join must not be
-// needed to rule a request out.
-TEST(PatternSetDetector, MayMatchInSeesEachTextsOwnMatchesAcrossTheJoin) {
+// needed to rule a text out.
+TEST(PatternSetDetector, RuleOutSeesEachTextsOwnMatchesAcrossTheJoin) {
   std::vector<PatternRule> rules;
   rules.push_back(Rule("digits", R"(\b\d{3}\b)"));
   rules.push_back(Rule("start", R"(^key-\d+)"));
   rules.push_back(Rule("end", R"(secret$)"));
   auto d = PatternSetDetector::Create("t", std::move(rules));
   ASSERT_TRUE(d.ok()) << d.status();
-  using Texts = std::vector<std::string_view>;
-  const auto may = [&](const Texts& texts) { return (*d)->MayMatchIn(texts); };
-  EXPECT_FALSE(may({}));
-  EXPECT_FALSE(may({"plain words", "more words", "12", "3"}));  // "12\n3" is not \b\d{3}\b
-  EXPECT_FALSE(may({"", ""}));
-  EXPECT_TRUE(may({"plain", "key-42 opens it"}));    // ^ at the start of a later text
-  EXPECT_TRUE(may({"it is a secret", "plain"}));     // $ at the end of an earlier text
-  EXPECT_TRUE(may({"plain", "abc", "123 starts"}));  // \b at a text's edge
-  EXPECT_TRUE(may({"one text: 123"}));               // a single text: Scan's own pass decides
+  const auto may = [&](const std::vector<std::string_view>& texts) { return MayMatch(**d, texts); };
+  using Bools = std::vector<bool>;
+  EXPECT_EQ(may({}), Bools{});
+  // "12\n3" is not \b\d{3}\b
+  EXPECT_EQ(may({"plain words", "more words", "12", "3"}), (Bools{false, false, false, false}));
+  EXPECT_EQ(may({"", ""}), (Bools{false, false}));
+  EXPECT_EQ(may({"plain", "key-42 opens it"}), (Bools{false, true}));  // ^ in a later text
+  EXPECT_EQ(may({"it is a secret", "plain"}), (Bools{true, true}));    // $ in an earlier one
+  EXPECT_EQ(may({"plain", "abc", "123 starts"}), (Bools{false, false, true}));  // \b at an edge
+  EXPECT_EQ(may({"one text: 123"}), Bools{true});  // a single text: Scan's own pass decides
   // Where the join would have mattered, Scan alone finds nothing.
   EXPECT_TRUE(Found(**d, "a key-42").empty());
   EXPECT_TRUE(Found(**d, "secret here").empty());
@@ -176,8 +178,7 @@ TEST(PatternSetDetector, RulesAnchoredToTheWholeTextAreNeverRuledOutByAJoin) {
   auto d = PatternSetDetector::Create("t", std::move(rules));
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ((*d)->prefiltered(), 2u);
-  const std::vector<std::string_view> texts = {"x", "head first", "the tail"};
-  EXPECT_TRUE((*d)->MayMatchIn(texts));
+  EXPECT_EQ(MayMatch(**d, {"x", "head first", "the tail"}), (std::vector<bool>{true, true, true}));
   EXPECT_THAT(Found(**d, "head first"), ElementsAre("head:head"));
   EXPECT_THAT(Found(**d, "the tail"), ElementsAre("tail:tail"));
 }
@@ -219,24 +220,19 @@ TEST(PatternSetDetector, BuiltInRulesAreMostlyPrefilteredAndAgreeWithScanningEve
         ++texts;
         matches += slow.size();
       }
-      // Ruling a file's lines out in one joined pass never hides a match of one of them.
+      // Ruling a file's lines out in one joined pass never hides a match of one of them:
+      // adjacent lines, and all lines of the file together.
       std::vector<std::string_view> lines(pieces.begin() + 1, pieces.end());
-      for (size_t k = 0; k + 1 < lines.size(); ++k) {
-        const std::vector<std::string_view> pair = {lines[k], lines[k + 1]};
-        if ((*d)->MayMatchIn(pair)) continue;
-        ++ruled_out;
-        for (std::string_view line : pair) {
+      std::vector<std::vector<std::string_view>> groups = {lines};
+      for (size_t k = 0; k + 1 < lines.size(); ++k) groups.push_back({lines[k], lines[k + 1]});
+      for (const std::vector<std::string_view>& group : groups) {
+        const std::vector<bool> may = MayMatch(**d, group);
+        for (size_t k = 0; k < group.size(); ++k) {
+          if (may[k]) continue;
+          ++ruled_out;
           std::vector<Match> slow;
-          (*d)->ScanEveryRule(line, &slow);
-          EXPECT_TRUE(slow.empty()) << entry.path() << ": " << line.substr(0, 200);
-        }
-      }
-      if (!(*d)->MayMatchIn(lines)) {
-        ++ruled_out;
-        for (std::string_view line : lines) {
-          std::vector<Match> slow;
-          (*d)->ScanEveryRule(line, &slow);
-          EXPECT_TRUE(slow.empty()) << entry.path() << ": " << line.substr(0, 200);
+          (*d)->ScanEveryRule(group[k], &slow);
+          EXPECT_TRUE(slow.empty()) << entry.path() << ": " << group[k].substr(0, 200);
         }
       }
     }

@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/classifier/rule_out.h"
 
 namespace airlock::classifier {
 namespace {
@@ -278,6 +279,48 @@ TEST(TermDetector, AgreesWithTheReferenceOnFiveThousandOverlappingTerms) {
     EXPECT_GT(want.size(), 100u) << "the corpus should produce many matches";
     EXPECT_EQ(got, want) << "seed " << seed;
   }
+}
+
+// RuleOut finds the terms of several texts in one pass over them joined: it may keep a text
+// without a term of its own (a term across the join), but never rules out one with a term.
+TEST(TermDetector, RuleOutKeepsEveryTextThatHoldsATerm) {
+  auto d = Make({List("c.a", {"alpha", "beta gamma", "-x-"}),
+                 List("c.b", {"Delta"}, /*case_sensitive=*/true)});
+  ASSERT_NE(d, nullptr);
+  using Bools = std::vector<bool>;
+  EXPECT_EQ(MayMatch(*d, {"nothing", "here"}), (Bools{false, false}));
+  EXPECT_EQ(MayMatch(*d, {"plain", "an alpha"}), (Bools{false, true}));
+  EXPECT_EQ(MayMatch(*d, {"ALPHA", "delta", "Delta", "-x-"}), (Bools{true, false, true, true}));
+  // A boundary at a text's edge, as at the edge of the text alone; words glued across it
+  // never make a term.
+  EXPECT_EQ(MayMatch(*d, {"alp", "ha", "beta", "gamma"}), (Bools{false, false, false, false}));
+  EXPECT_EQ(MayMatch(*d, {"xalpha", "alphax", "beta gamma"}), (Bools{false, false, true}));
+  EXPECT_EQ(MayMatch(*d, {"one text"}), Bools{true});  // Scan's own pass decides
+
+  // Random texts cut from an overlapping corpus: a text ruled out holds no term.
+  Corpus c = RandomCorpus(11, 500, 3, 4000);
+  auto big = Make(c.lists);
+  ASSERT_NE(big, nullptr);
+  std::mt19937 rng(5);
+  size_t ruled_out = 0, kept_with_terms = 0;
+  for (int round = 0; round < 200; ++round) {
+    std::vector<std::string_view> texts;
+    for (size_t k = 0, n = 2 + rng() % 5; k < n; ++k) {
+      const size_t at = rng() % c.text.size();
+      texts.push_back(std::string_view(c.text).substr(at, rng() % 40));
+    }
+    const std::vector<bool> may = MayMatch(*big, texts);
+    for (size_t k = 0; k < texts.size(); ++k) {
+      const bool has_terms = !Found(*big, texts[k]).empty();
+      if (has_terms) {
+        EXPECT_TRUE(may[k]) << "round " << round << ": \"" << texts[k] << "\"";
+        ++kept_with_terms;
+      }
+      if (!may[k]) ++ruled_out;
+    }
+  }
+  EXPECT_GT(ruled_out, 50u);
+  EXPECT_GT(kept_with_terms, 50u);
 }
 
 TEST(TermDetector, LongTextsScannedInTwoHalvesLoseAndRepeatNoTermAtTheMiddle) {
