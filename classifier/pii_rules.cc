@@ -559,6 +559,12 @@ std::vector<PatternRule> PiiPatternRules() {
           std::string(kMonthWord) + R"(\.?,? \d{4}\b|)" + R"(\b)" + std::string(kMonthWord) +
           R"(\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4}\b)",
       ValidateBirthDate, /*case_insensitive=*/true);
+  // The month words' literals ("mar", "may", "th", "of ") occur all over prose and slowed the
+  // whole prefilter; what every match has instead, one piece per form: numeric dates; the day
+  // (and ordinal, "of", month, '.' and ',') 5 to 18 bytes before the year; the month's last
+  // byte, the day, the year.
+  rules.back().prefilter =
+      R"(\d[/.-]\d\d?[/.-]\d|\d[ ,.a-z]{5,18}\d\d\d\d|[a-z.] \d\d?[a-z]{0,2},? \d\d\d\d)";
   add("street_address", "pii.street_address", Level::kConfidential, StreetPattern(),
       [](std::string_view, Candidate* c) {
         c->confidence = 0.7f;

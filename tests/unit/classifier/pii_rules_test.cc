@@ -221,6 +221,12 @@ TEST(PiiRules, DateOfBirthOnlyInContext) {
   EXPECT_EQ(Found("DOB: 1985-03-21", "pii.date_of_birth"), Strings{"1985-03-21"});
   EXPECT_EQ(Found("date of birth 21 March 1985", "pii.date_of_birth"), Strings{"21 March 1985"});
   EXPECT_EQ(Found("Birthday: March 3rd, 1985", "pii.date_of_birth"), Strings{"March 3rd, 1985"});
+  // The longest and shortest forms, at the edges of the rule's cheaper prefilter.
+  EXPECT_EQ(Found("DOB: 12th of SEPTEMBER., 1985", "pii.date_of_birth"),
+            Strings{"12th of SEPTEMBER., 1985"});
+  EXPECT_EQ(Found("born 3 May 1985", "pii.date_of_birth"), Strings{"3 May 1985"});
+  EXPECT_EQ(Found("birthday: Sept. 3, 1985", "pii.date_of_birth"), Strings{"Sept. 3, 1985"});
+  EXPECT_EQ(Found("DOB 1985/3/2", "pii.date_of_birth"), Strings{"1985/3/2"});
   for (std::string_view text : {"meeting on 2/8/1935", "released 1985-03-21", "born on 13/13/1985",
                                 "born 1985-13-01", "born on 21 Smarch 1985", "born 2/8/1500"}) {
     EXPECT_EQ(Found(text, "pii.date_of_birth"), Strings{}) << text;
