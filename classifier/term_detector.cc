@@ -76,11 +76,13 @@ struct TermDetector::Automaton {
   std::array<uint8_t, 256> cls{};  // byte -> class; 0 for bytes no term uses
   uint32_t nclasses = 1;
   uint32_t max_length = 0;  // of a term, in bytes
-  // Dense: delta[state * nclasses + class] is the next state (failure links folded in), stored
-  // as that state's row offset (state * nclasses) with kReports set when reports[state]: the
-  // scan then follows one load and one mask per byte.
-  static constexpr uint32_t kReports = uint32_t{1} << 31;
+  // Dense: delta[row + class] is the next state's row, where a state's row is its rank times
+  // nclasses (failure links folded in). States are ranked so that those that report come last,
+  // from report_rows on: the scan then follows one load per byte and tells a report by one
+  // compare. dense_state[rank] is the state of a rank.
   std::vector<uint32_t> delta;
+  uint32_t report_rows = 0;
+  std::vector<uint32_t> dense_state;
   // Sparse (when dense would be too big): children of s are edges[first[s] .. first[s+1]),
   // sorted by class; fail[s] is the state of the longest proper suffix in the trie.
   std::vector<uint32_t> first;
@@ -259,10 +261,26 @@ absl::StatusOr<std::unique_ptr<TermDetector>> TermDetector::Create(std::string n
     }
     a->reports.resize(states);
     for (uint32_t s = 0; s < states; ++s) a->reports[s] = has_output(s) || a->dict[s] != 0;
-    if (dense) {  // states as row offsets (< 2^24 entries by kMaxDenseBytes), flagged
-      for (uint32_t& t : a->delta) {
-        t = t * static_cast<uint32_t>(nclasses) | (a->reports[t] ? Automaton::kReports : 0);
+    if (dense) {  // rank the states, those that report last, and store rows
+      std::vector<uint32_t> rank(states);
+      a->dense_state.resize(states);
+      uint32_t next = 0;
+      for (bool reporting : {false, true}) {
+        if (reporting) a->report_rows = next * static_cast<uint32_t>(nclasses);
+        for (uint32_t s = 0; s < states; ++s) {
+          if (static_cast<bool>(a->reports[s]) != reporting) continue;
+          rank[s] = next;
+          a->dense_state[next++] = s;
+        }
       }
+      std::vector<uint32_t> rows(states * nclasses);
+      for (size_t s = 0; s < states; ++s) {
+        for (size_t c = 0; c < nclasses; ++c) {
+          rows[rank[s] * nclasses + c] =
+              rank[a->delta[s * nclasses + c]] * static_cast<uint32_t>(nclasses);
+        }
+      }
+      a->delta = std::move(rows);
     }
     if (!dense) {
       a->first.assign(states + 1, 0);
@@ -296,11 +314,11 @@ bool TermDetector::dense() const {
 // reports only the ends inside its piece.
 template <size_t kLanes, typename Report>
 void ScanDense(const TermDetector::Automaton& a, std::string_view text, Report& report) {
-  static_assert(kLanes == 1 || kLanes == 2 || kLanes == 4 || kLanes == 8);
+  static_assert(kLanes >= 1);
   const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   const uint8_t* cls = a.cls.data();
   const uint32_t* delta = a.delta.data();
-  constexpr uint32_t kFlag = TermDetector::Automaton::kReports;
+  const size_t report_rows = a.report_rows;
   const size_t n = text.size();
   size_t start[kLanes], from[kLanes], stop[kLanes];
   size_t lockstep = n;
@@ -310,44 +328,43 @@ void ScanDense(const TermDetector::Automaton& a, std::string_view text, Report& 
     start[l] = from[l] - std::min<size_t>(from[l], a.max_length);
     lockstep = std::min(lockstep, stop[l] - start[l]);
   }
-  // One step of a lane at text position p. The lanes' states are separate scalars (not an
-  // array) so that they stay in registers: the chain of loads must not go through memory.
-  auto step = [&](uint32_t & row, size_t l, size_t p) __attribute__((always_inline)) {
-    row = delta[(row & ~kFlag) + cls[bytes[p]]];
-    if ((row & kFlag) && p >= from[l]) [[unlikely]] {
-      report(p + 1, (row & ~kFlag) / a.nclasses);
-    }
+  // The lanes step in blocks with no call inside, so that their states stay in registers (the
+  // chain of loads must not go through memory): where a state reports, the end and row are
+  // noted, and reported after the block.
+  struct Noted {
+    size_t end, row;
   };
-  uint32_t r0 = 0, r1 = 0, r2 = 0, r3 = 0, r4 = 0, r5 = 0, r6 = 0, r7 = 0;
-  for (size_t k = 0; k < lockstep; ++k) {
-    step(r0, 0, start[0] + k);
-    if constexpr (kLanes >= 2) step(r1, 1, start[1] + k);
-    if constexpr (kLanes >= 4) {
-      step(r2, 2, start[2] + k);
-      step(r3, 3, start[3] + k);
-    }
-    if constexpr (kLanes >= 8) {
-      step(r4, 4, start[4] + k);
-      step(r5, 5, start[5] + k);
-      step(r6, 6, start[6] + k);
-      step(r7, 7, start[7] + k);
-    }
-  }
-  auto finish = [&](uint32_t & row, size_t l) __attribute__((always_inline)) {
-    for (size_t p = start[l] + lockstep; p < stop[l]; ++p) step(row, l, p);
+  constexpr size_t kBlock = 64;
+  Noted noted[kLanes * kBlock];  // at most one per lane and step
+  size_t count = 0;
+  size_t row[kLanes] = {};
+  auto step = [&](size_t l, size_t p) __attribute__((always_inline)) {
+    row[l] = delta[row[l] + cls[bytes[p]]];
+    if (row[l] >= report_rows && p >= from[l]) [[unlikely]]
+      noted[count++] = Noted{p + 1, row[l]};
   };
-  finish(r0, 0);
-  if constexpr (kLanes >= 2) finish(r1, 1);
-  if constexpr (kLanes >= 4) {
-    finish(r2, 2);
-    finish(r3, 3);
+  auto flush = [&] {
+    for (size_t i = 0; i < count; ++i) {
+      report(noted[i].end, a.dense_state[noted[i].row / a.nclasses]);
+    }
+    count = 0;
+  };
+  for (size_t k0 = 0; k0 < lockstep; k0 += kBlock) {
+    for (size_t k = k0; k < std::min(lockstep, k0 + kBlock); ++k) {
+      [&]<size_t... l>(std::index_sequence<l...>) __attribute__((always_inline)) {
+        (step(l, start[l] + k), ...);
+      }
+      (std::make_index_sequence<kLanes>{});
+    }
+    flush();
   }
-  if constexpr (kLanes >= 8) {
-    finish(r4, 4);
-    finish(r5, 5);
-    finish(r6, 6);
-    finish(r7, 7);
+  for (size_t l = 0; l < kLanes; ++l) {  // the rest of the longer lanes, one by one
+    for (size_t p = start[l] + lockstep; p < stop[l]; ++p) {
+      step(l, p);
+      if (count == std::size(noted)) flush();
+    }
   }
+  flush();
 }
 
 void TermDetector::Find(std::string_view text, std::vector<Hit>* kept) const {
@@ -376,8 +393,8 @@ void TermDetector::Find(std::string_view text, std::vector<Hit>* kept) const {
     if (!a->delta.empty()) {  // the common case: one dependent load per byte
       // Lanes pay off once each piece is long against the overlap a lane rescans.
       const size_t n = text.size(), overlap = a->max_length;
-      if (n >= std::max<size_t>(256, 16 * overlap)) {
-        ScanDense<8>(*a, text, report);
+      if (n >= std::max<size_t>(192, 12 * overlap)) {
+        ScanDense<6>(*a, text, report);
       } else if (n >= std::max<size_t>(128, 8 * overlap)) {
         ScanDense<4>(*a, text, report);
       } else if (n >= std::max<size_t>(64, 4 * overlap)) {

@@ -324,14 +324,14 @@ TEST(TermDetector, RuleOutKeepsEveryTextThatHoldsATerm) {
 }
 
 TEST(TermDetector, LongTextsScannedInTwoHalvesLoseAndRepeatNoTermAtTheMiddle) {
-  // Longer texts are scanned as two, four or eight pieces side by side; place terms of several
+  // Longer texts are scanned as two, four or six pieces side by side; place terms of several
   // lengths at every offset around the pieces' edges, overlapping them or not.
   const std::vector<TermList> lists = {List("c.a", {"ab", "abcdefgh", "cd ef", "x"})};
   auto d = Make(lists);
   ASSERT_NE(d, nullptr);
   for (size_t n : {63u, 64u, 65u, 130u, 255u, 256u, 257u, 1031u, 4096u}) {
     std::vector<size_t> middles;
-    for (size_t pieces : {2u, 4u, 8u}) {
+    for (size_t pieces : {2u, 4u, 6u, 8u}) {
       for (size_t k = 1; k < pieces; ++k) middles.push_back(n / pieces * k);
     }
     for (size_t middle : middles) {
@@ -346,6 +346,23 @@ TEST(TermDetector, LongTextsScannedInTwoHalvesLoseAndRepeatNoTermAtTheMiddle) {
         }
       }
     }
+  }
+}
+
+// Where terms end at nearly every byte, each lane notes many ends per block of steps (and
+// the lanes' tails many in a row); every one must reach the result.
+TEST(TermDetector, TermsEndingAtEveryFewBytesAreAllReported) {
+  const std::vector<TermList> lists = {List("c.a", {"ab", "b", "ab ab"}),
+                                       List("c.b", {"b", "a"}, false, Level::kRestricted)};
+  auto d = Make(lists);
+  ASSERT_NE(d, nullptr);
+  for (size_t n : {100u, 500u, 1000u, 4099u, 20000u}) {
+    std::string text;
+    while (text.size() < n) text += text.size() % 7 == 0 ? "ab " : "b a ";
+    text.resize(n);
+    const std::vector<std::string> found = Found(*d, text);
+    EXPECT_GT(found.size(), n / 4) << n;
+    EXPECT_EQ(found, Reference(lists, text)) << n;
   }
 }
 
