@@ -13,6 +13,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "classifier/category.h"
 #include "classifier/difficulty.h"
@@ -186,8 +187,10 @@ float ModelThresholds::CategoryThreshold(std::string_view category) const {
 Assessment Classifier::Assess(const v1::ChatRequest& request) const {
   Assessment a;
   uint64_t total_bytes = 0;
-  std::vector<FieldRef> fields;
-  std::vector<std::string_view> texts;
+  // Kept inline: at a few KiB a request's fixed costs (allocations among them) are a good
+  // part of its assessment.
+  absl::InlinedVector<FieldRef, 16> fields;
+  absl::InlinedVector<std::string_view, 16> texts;
   ForEachField(request, [&](const FieldRef& field, std::string_view text) {
     fields.push_back(field);
     texts.push_back(text);
@@ -195,12 +198,11 @@ Assessment Classifier::Assess(const v1::ChatRequest& request) const {
   });
   // Each detector first looks at all fields at once, so that most skip most fields.
   const size_t nf = fields.size();
-  auto may_match = std::make_unique<bool[]>(detectors_.size() * nf);  // [d * nf + f]
-  std::fill_n(may_match.get(), detectors_.size() * nf, true);
+  absl::InlinedVector<bool, 64> may_match(detectors_.size() * nf, true);  // [d * nf + f]
   if (nf >= 2) {
     const JoinedTexts joined(texts);
     for (size_t d = 0; d < detectors_.size(); ++d) {
-      detectors_[d]->RuleOut(joined, std::span<bool>(may_match.get() + d * nf, nf));
+      detectors_[d]->RuleOut(joined, std::span<bool>(may_match.data() + d * nf, nf));
     }
   }
   std::vector<Match> matches;

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "classifier/level.h"
 
 namespace airlock::classifier {
@@ -56,7 +57,7 @@ class JoinedTexts {
  private:
   std::span<const std::string_view> texts_;
   std::string joined_;
-  std::vector<size_t> begins_;
+  absl::InlinedVector<size_t, 16> begins_;
 };
 
 class Detector {

@@ -363,19 +363,24 @@ float LanguagesSignal(std::string_view text) {
 }
 
 Signals DifficultySignals(const v1::ChatRequest& request, uint32_t estimated_tokens) {
-  std::string text;
+  // The user turns (every message when there are none), joined by '\n': one text to scan.
   int user_turns = 0;
+  size_t size = 0;
   for (const v1::Message& m : request.messages()) {
-    if (m.role() != v1::Message::USER) continue;
-    ++user_turns;
+    if (m.role() == v1::Message::USER) ++user_turns;
+  }
+  const auto read = [&](const v1::Message& m) {
+    return user_turns == 0 || m.role() == v1::Message::USER;
+  };
+  for (const v1::Message& m : request.messages()) {
+    if (read(m)) size += m.content().size() + 1;
+  }
+  std::string text;
+  text.reserve(size);
+  for (const v1::Message& m : request.messages()) {
+    if (!read(m)) continue;
     if (!text.empty()) text.push_back('\n');
     text.append(m.content());
-  }
-  if (user_turns == 0) {
-    for (const v1::Message& m : request.messages()) {
-      if (!text.empty()) text.push_back('\n');
-      text.append(m.content());
-    }
   }
   const WordCounts words = CountWords(text);  // one scan for both word signals
   Signals s;

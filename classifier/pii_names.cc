@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "classifier/byte_set.h"
 
 namespace airlock::classifier {
@@ -330,7 +332,7 @@ bool IsNameWord(const Word& w) { return w.capital && !IsNotName(w); }
 
 // Extends a name from words[k] (a name word): up to three words in all, joined by one space,
 // with middle initials ("Faina D. Yefremova"). Returns the index of the last word.
-size_t ExtendName(std::string_view text, const std::vector<Word>& words, size_t k) {
+size_t ExtendName(std::string_view text, std::span<const Word> words, size_t k) {
   size_t last = k;
   for (size_t j = k + 1; j < words.size() && j - k < 3; ++j) {
     const std::string_view gap = Gap(text, words[j - 1], words[j]);
@@ -351,7 +353,7 @@ size_t ExtendName(std::string_view text, const std::vector<Word>& words, size_t 
 enum class Trigger { kNone, kTitle, kPhrase };
 
 // What precedes words[k]: a title ("Dr. "), or an introducing phrase ("my name is ").
-Trigger TriggerBefore(std::string_view text, const std::vector<Word>& words, size_t k) {
+Trigger TriggerBefore(std::string_view text, std::span<const Word> words, size_t k) {
   if (k == 0) return Trigger::kNone;
   const Word& p = words[k - 1];
   const std::string_view gap = Gap(text, p, words[k]);
@@ -377,8 +379,7 @@ Trigger TriggerBefore(std::string_view text, const std::vector<Word>& words, siz
 void PersonNameDetector::Scan(std::string_view text, std::vector<Match>* out) const {
   // Only capitalised words can start a name, so the scan jumps from one to the next and reads
   // the few words around it: the two before (TriggerBefore) and the three after (ExtendName).
-  std::vector<Word> window;
-  window.reserve(6);  // two words before, the name word, three after
+  absl::InlinedVector<Word, 6> window;  // two words before, the name word, three after
   size_t pos = 0;
   while ((pos = kCapitalLead.Find(text, pos)) < text.size()) {
     if (!StartsWord(text, pos)) {

@@ -6,6 +6,7 @@
 #include <deque>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "classifier/utf8.h"
 
@@ -369,7 +370,7 @@ void ScanDense(const TermDetector::Automaton& a, std::string_view text, Report& 
 
 void TermDetector::Find(std::string_view text, std::vector<Hit>* kept) const {
   kept->clear();
-  std::vector<Hit> hits;
+  absl::InlinedVector<Hit, 32> hits;
   for (const Automaton* a : {sensitive_.get(), insensitive_.get()}) {
     if (a == nullptr) continue;
     // The terms that end at `end` in state s (or a suffix of it): the best list for each span.
