@@ -704,12 +704,19 @@ std::vector<PatternRule> SecretPatternRules() {
   r.push_back(Rule("secret_assignment", "generic_secret",
                    std::string("(?i)") + kTokenWord + kAssignedValue, kKeyword,
                    KeywordAssignment(KeyKind::kToken)));
-  r.push_back(
-      Rule("high_entropy_assignment", "high_entropy_string",
-           R"re((?m)^[ \t]*(?:export[ \t]+)?["']?[A-Za-z_][A-Za-z0-9_.-]{0,60}["']?[ \t]*)re"
-           R"re((?:=|:)[ \t]*(["']?[A-Za-z0-9+/_-]{32,128}={0,2})["']?[ \t]*[,;]?[ \t]*)re"
-           R"re((?:#.*)?\r?$)re",
-           kEntropy, HighEntropyAssignment));
+  // A line that assigns a long value: "KEY = value", "export KEY=value", "key: value".
+  const std::string value_to_line_end =
+      R"re((?:=|:)[ \t]*(["']?[A-Za-z0-9+/_-]{32,128}={0,2})["']?[ \t]*[,;]?[ \t]*)re"
+      R"re((?:#.*)?\r?$)re";
+  r.push_back(Rule("high_entropy_assignment", "high_entropy_string",
+                   R"re((?m)^[ \t]*(?:export[ \t]+)?["']?[A-Za-z_][A-Za-z0-9_.-]{0,60}["']?)re"
+                   R"re([ \t]*)re" +
+                       value_to_line_end,
+                   kEntropy, HighEntropyAssignment));
+  // Its prefilter is the part from the '=' on, which every match has: anchored at line starts,
+  // the whole pattern was an engine that Hyperscan runs from every line start, a third of the
+  // prefilter's fixed cost per call (about 140 of 400 ns).
+  r.back().prefilter = "(?m)" + value_to_line_end;
   return r;
 }
 

@@ -13,6 +13,7 @@
 #include "classifier/secret_checks.h"
 #include "classifier/secret_rules.h"
 #include "gtest/gtest.h"
+#include "tests/unit/classifier/rule_out.h"
 
 namespace airlock::classifier {
 namespace {
@@ -280,6 +281,26 @@ TEST_F(SecretRulesTest, KeywordAssignmentsInTheirUsualForms) {
   for (const auto& c : cases) {
     EXPECT_EQ(Found(c.text, c.category), c.span) << c.text << "\n" << Describe(c.text);
   }
+}
+
+// high_entropy_assignment's prefilter is only the part from the '=' to the line's end: every
+// form is still found, alone and as the last of several fields (one joined prefilter pass), and
+// a long value that does not end its line is not.
+TEST_F(SecretRulesTest, HighEntropyAssignmentInEveryForm) {
+  Random rnd(11);
+  const std::string token = rnd.Base62(40);
+  const std::string forms[] = {
+      "SESSION_SIGNING=" + token,
+      "export SESSION_SIGNING=\"" + token + "\"\n",
+      "  session.signing: '" + token + "'  # rotated monthly\r\n",
+      "notes\nSESSION_SIGNING = " + token + ";\nmore notes",
+  };
+  for (const std::string& text : forms) {
+    EXPECT_EQ(Found(text, "secret.high_entropy_string"), token) << text << "\n" << Describe(text);
+    const std::vector<std::string_view> fields = {"the quarterly report", "see below", text};
+    EXPECT_EQ(MayMatch(*detector_, fields), (std::vector<bool>{false, false, true})) << text;
+  }
+  EXPECT_EQ(Found("SESSION_SIGNING=" + token + " and more", "secret.high_entropy_string"), "");
 }
 
 TEST_F(SecretRulesTest, PlaceholdersReferencesAndNamesAreNotSecrets) {
