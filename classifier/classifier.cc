@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -20,6 +21,7 @@
 #include "classifier/pattern_set.h"
 #include "classifier/pii_rules.h"
 #include "classifier/secret_rules.h"
+#include "classifier/term_detector.h"
 
 namespace airlock::classifier {
 
@@ -119,10 +121,14 @@ absl::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(const ClassifierO
     if (!patterns.ok()) return patterns.status();
     detectors.push_back(std::move(*patterns));
   }
+  const TermDetector* terms = nullptr;
+  size_t terms_index = 0;
   if (!options.term_lists.empty()) {
-    auto terms = TermDetector::Create("terms", options.term_lists);
-    if (!terms.ok()) return terms.status();
-    detectors.push_back(std::move(*terms));
+    auto created = TermDetector::Create("terms", options.term_lists, DifficultyWordLists());
+    if (!created.ok()) return created.status();
+    terms = created->get();
+    terms_index = detectors.size();
+    detectors.push_back(std::move(*created));
   }
   for (auto& d : PiiContextDetectors()) detectors.push_back(std::move(d));
   for (const auto& [glob, threshold] : options.model.categories) {
@@ -133,6 +139,8 @@ absl::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(const ClassifierO
   }
   auto classifier = std::make_unique<Classifier>(std::move(detectors), options.level_overrides);
   classifier->model_ = options.model;
+  classifier->terms_ = terms;
+  classifier->terms_index_ = terms_index;
   return classifier;
 }
 
@@ -199,10 +207,29 @@ Assessment Classifier::Assess(const v1::ChatRequest& request) const {
   // Each detector first looks at all fields at once, so that most skip most fields.
   const size_t nf = fields.size();
   absl::InlinedVector<bool, 64> may_match(detectors_.size() * nf, true);  // [d * nf + f]
+  // The difficulty words, when the custom terms' pass found them: each hit's word list.
+  std::optional<absl::InlinedVector<uint32_t, 32>> word_hits;
   if (nf >= 2) {
     const JoinedTexts joined(texts);
     for (size_t d = 0; d < detectors_.size(); ++d) {
-      detectors_[d]->RuleOut(joined, std::span<bool>(may_match.data() + d * nf, nf));
+      const std::span<bool> may(may_match.data() + d * nf, nf);
+      if (terms_ == nullptr || d != terms_index_) {
+        detectors_[d]->RuleOut(joined, may);
+        continue;
+      }
+      std::vector<TermDetector::Hit> side;
+      terms_->RuleOutAndFindSide(joined, may, &side);
+      // Only the hits in the messages the difficulty signals read count.
+      const bool has_user = HasUserMessage(request);
+      word_hits.emplace();
+      for (const TermDetector::Hit& h : side) {
+        const FieldRef& field = fields[joined.TextAt(h.begin)];
+        if (field.kind != FieldRef::Kind::kMessageContent ||
+            !ReadForDifficulty(request.messages(field.index), has_user)) {
+          continue;
+        }
+        word_hits->push_back(h.list - static_cast<uint32_t>(terms_->lists()));
+      }
     }
   }
   std::vector<Match> matches;
@@ -233,7 +260,8 @@ Assessment Classifier::Assess(const v1::ChatRequest& request) const {
   const uint64_t tokens = (total_bytes + 3) / 4;
   a.estimated_tokens =
       static_cast<uint32_t>(std::min<uint64_t>(tokens, std::numeric_limits<uint32_t>::max()));
-  a.difficulty_signals = DifficultySignals(request, a.estimated_tokens);
+  a.difficulty_signals = word_hits ? DifficultySignals(request, a.estimated_tokens, *word_hits)
+                                   : DifficultySignals(request, a.estimated_tokens);
   a.difficulty = CombineDifficulty(a.difficulty_signals);
   return a;
 }

@@ -111,6 +111,10 @@ class Classifier {
   std::vector<std::unique_ptr<Detector>> detectors_;
   std::vector<LevelOverride> overrides_;
   ModelThresholds model_;
+  // The custom terms' detector (detectors_[terms_index_]) when Create made one: it also finds
+  // the difficulty signals' words (as side lists), in the same pass over the request.
+  const TermDetector* terms_ = nullptr;
+  size_t terms_index_ = 0;
 };
 
 }  // namespace airlock::classifier

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "classifier/byte_set.h"
 #include "classifier/classifier.h"
 #include "classifier/term_detector.h"
@@ -54,40 +55,7 @@ constexpr uint32_t kFirstReasoningList = 2;  // then one list per reasoning requ
 
 const TermDetector& Words() {
   static const TermDetector* words = [] {
-    std::vector<TermList> lists;
-    lists.push_back(
-        TermList{std::string(kSequencing),
-                 Level::kPublic,
-                 {"first", "firstly", "then", "next", "after that", "finally", "afterwards",
-                  "subsequently", "followed by", "second", "secondly", "lastly"}});
-    lists.push_back(
-        TermList{std::string(kStepByStep), Level::kPublic, {"step by step", "step-by-step"}});
-    const std::vector<std::vector<std::string>> reasoning = {
-        {"prove", "proof", "proofs"},
-        {"derive", "derivation"},
-        {"explain why", "why does", "why is", "why do", "why are"},
-        {"analyze", "analyse", "analysis"},
-        {"justify"},
-        {"evaluate"},
-        {"compare", "contrast"},
-        {"critique"},
-        {"trade-off", "trade-offs", "tradeoff", "tradeoffs"},
-        {"show that"},
-        {"what if"},
-        {"how many ways"},
-        {"optimize", "optimise", "optimal"},
-        {"design"},
-        {"algorithm"},
-        {"complexity"},
-        {"reason", "reasoning"},
-        {"implications", "implication"},
-    };
-    if (reasoning.size() > 64) std::abort();  // CountWords keeps them in a 64-bit set
-    for (size_t i = 0; i < reasoning.size(); ++i) {
-      lists.push_back(TermList{std::string(kReasoningPrefix) + std::to_string(i), Level::kPublic,
-                               reasoning[i]});
-    }
-    auto created = TermDetector::Create("difficulty", std::move(lists));
+    auto created = TermDetector::Create("difficulty", DifficultyWordLists());
     if (!created.ok()) std::abort();  // fixed word lists; the unit tests build them
     return created->release();
   }();
@@ -153,6 +121,43 @@ unsigned char NextNonBlank(std::string_view t, size_t i) {
 }
 
 }  // namespace
+
+std::vector<TermList> DifficultyWordLists() {
+  std::vector<TermList> lists;
+  lists.push_back(
+      TermList{std::string(kSequencing),
+               Level::kPublic,
+               {"first", "firstly", "then", "next", "after that", "finally", "afterwards",
+                "subsequently", "followed by", "second", "secondly", "lastly"}});
+  lists.push_back(
+      TermList{std::string(kStepByStep), Level::kPublic, {"step by step", "step-by-step"}});
+  const std::vector<std::vector<std::string>> reasoning = {
+      {"prove", "proof", "proofs"},
+      {"derive", "derivation"},
+      {"explain why", "why does", "why is", "why do", "why are"},
+      {"analyze", "analyse", "analysis"},
+      {"justify"},
+      {"evaluate"},
+      {"compare", "contrast"},
+      {"critique"},
+      {"trade-off", "trade-offs", "tradeoff", "tradeoffs"},
+      {"show that"},
+      {"what if"},
+      {"how many ways"},
+      {"optimize", "optimise", "optimal"},
+      {"design"},
+      {"algorithm"},
+      {"complexity"},
+      {"reason", "reasoning"},
+      {"implications", "implication"},
+  };
+  if (reasoning.size() > 64) std::abort();  // CountWords keeps them in a 64-bit set
+  for (size_t i = 0; i < reasoning.size(); ++i) {
+    lists.push_back(
+        TermList{std::string(kReasoningPrefix) + std::to_string(i), Level::kPublic, reasoning[i]});
+  }
+  return lists;
+}
 
 float CodeSignal(std::string_view text) {
   bool in_fence = false;
@@ -267,18 +272,26 @@ struct WordCounts {
   int reasoning = 0;  // distinct reasoning requests
 };
 
-WordCounts CountWords(std::string_view text) {
-  std::vector<TermDetector::Hit> found;
-  Words().Find(text, &found);
+// From each hit's list (an index into DifficultyWordLists()).
+template <typename Lists>
+WordCounts CountHits(const Lists& lists) {
   WordCounts counts;
   uint64_t reasoning = 0;  // bit i: reasoning list i was found
-  for (const TermDetector::Hit& h : found) {
-    if (h.list == kSequencingList) ++counts.sequencing;
-    if (h.list == kStepByStepList) counts.step_by_step = true;
-    if (h.list >= kFirstReasoningList) reasoning |= uint64_t{1} << (h.list - kFirstReasoningList);
+  for (const uint32_t list : lists) {
+    if (list == kSequencingList) ++counts.sequencing;
+    if (list == kStepByStepList) counts.step_by_step = true;
+    if (list >= kFirstReasoningList) reasoning |= uint64_t{1} << (list - kFirstReasoningList);
   }
   counts.reasoning = std::popcount(reasoning);
   return counts;
+}
+
+WordCounts CountWords(std::string_view text) {
+  std::vector<TermDetector::Hit> found;
+  Words().Find(text, &found);
+  absl::InlinedVector<uint32_t, 32> lists;
+  for (const TermDetector::Hit& h : found) lists.push_back(h.list);
+  return CountHits(lists);
 }
 
 float MultiStep(std::string_view text, const WordCounts& words) {
@@ -362,27 +375,36 @@ float LanguagesSignal(std::string_view text) {
   return std::min(1.0f, 0.6f * non_latin + 0.4f * static_cast<float>(std::max(0, scripts - 1)));
 }
 
-Signals DifficultySignals(const v1::ChatRequest& request, uint32_t estimated_tokens) {
-  // The user turns (every message when there are none), joined by '\n': one text to scan.
-  int user_turns = 0;
+bool HasUserMessage(const v1::ChatRequest& request) {
+  return std::any_of(request.messages().begin(), request.messages().end(),
+                     [](const v1::Message& m) { return m.role() == v1::Message::USER; });
+}
+
+namespace {
+
+// The messages the textual signals read, joined by '\n': one text to scan.
+std::string DifficultyText(const v1::ChatRequest& request) {
+  const bool has_user = HasUserMessage(request);
   size_t size = 0;
   for (const v1::Message& m : request.messages()) {
-    if (m.role() == v1::Message::USER) ++user_turns;
-  }
-  const auto read = [&](const v1::Message& m) {
-    return user_turns == 0 || m.role() == v1::Message::USER;
-  };
-  for (const v1::Message& m : request.messages()) {
-    if (read(m)) size += m.content().size() + 1;
+    if (ReadForDifficulty(m, has_user)) size += m.content().size() + 1;
   }
   std::string text;
   text.reserve(size);
   for (const v1::Message& m : request.messages()) {
-    if (!read(m)) continue;
+    if (!ReadForDifficulty(m, has_user)) continue;
     if (!text.empty()) text.push_back('\n');
     text.append(m.content());
   }
-  const WordCounts words = CountWords(text);  // one scan for both word signals
+  return text;
+}
+
+Signals Difficulty(const v1::ChatRequest& request, uint32_t estimated_tokens, std::string_view text,
+                   const WordCounts& words) {
+  int user_turns = 0;
+  for (const v1::Message& m : request.messages()) {
+    if (m.role() == v1::Message::USER) ++user_turns;
+  }
   Signals s;
   s.reserve(std::size(kDifficultyWeights) + 1);  // + a model stage's "deterministic"
   // In name order, which Signals keeps at the least cost.
@@ -395,6 +417,18 @@ Signals DifficultySignals(const v1::ChatRequest& request, uint32_t estimated_tok
   s["tools"] = std::min(1.0f, static_cast<float>(request.tools_size()) / 8);
   s["turns"] = std::min(1.0f, static_cast<float>(std::max(0, user_turns - 1)) / 7);
   return s;
+}
+
+}  // namespace
+
+Signals DifficultySignals(const v1::ChatRequest& request, uint32_t estimated_tokens) {
+  const std::string text = DifficultyText(request);
+  return Difficulty(request, estimated_tokens, text, CountWords(text));
+}
+
+Signals DifficultySignals(const v1::ChatRequest& request, uint32_t estimated_tokens,
+                          std::span<const uint32_t> word_hits) {
+  return Difficulty(request, estimated_tokens, DifficultyText(request), CountHits(word_hits));
 }
 
 namespace {

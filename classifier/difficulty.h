@@ -47,12 +47,15 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "airlock/v1/gateway.pb.h"
 #include "classifier/signals.h"
+#include "classifier/term_detector.h"
 
 namespace airlock::classifier {
 
@@ -74,6 +77,20 @@ float LanguagesSignal(std::string_view text);
 
 // Every signal of kDifficultyWeights, by name.
 Signals DifficultySignals(const v1::ChatRequest& request, uint32_t estimated_tokens);
+
+// The same, for a caller that has already found the word lists of multi_step and reasoning
+// (DifficultyWordLists) in the messages the signals read, in a pass of its own over them:
+// `word_hits` holds each hit's index into DifficultyWordLists(), as TermDetector::Find gives
+// them. The classifier finds them in its custom terms' pass (TermDetector's side lists).
+Signals DifficultySignals(const v1::ChatRequest& request, uint32_t estimated_tokens,
+                          std::span<const uint32_t> word_hits);
+std::vector<TermList> DifficultyWordLists();
+// Whether the textual signals read message m's content: a user message's, or any message's
+// when the request has none (has_user: whether it has one; HasUserMessage).
+inline bool ReadForDifficulty(const v1::Message& m, bool has_user) {
+  return !has_user || m.role() == v1::Message::USER;
+}
+bool HasUserMessage(const v1::ChatRequest& request);
 // The noisy-OR of the signals with kDifficultyWeights; names not in the table are ignored,
 // values are clamped to [0, 1].
 float CombineDifficulty(const Signals& signals);

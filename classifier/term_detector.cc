@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
@@ -125,8 +126,11 @@ struct Pending {  // a term being inserted
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<TermDetector>> TermDetector::Create(std::string name,
-                                                                   std::vector<TermList> lists) {
+absl::StatusOr<std::unique_ptr<TermDetector>> TermDetector::Create(
+    std::string name, std::vector<TermList> lists, std::vector<TermList> side_lists) {
+  const size_t reported = lists.size();
+  lists.insert(lists.end(), std::make_move_iterator(side_lists.begin()),
+               std::make_move_iterator(side_lists.end()));
   std::vector<Pending> by_fold[2];  // [0] case-sensitive lists, [1] folded ones
   for (size_t i = 0; i < lists.size(); ++i) {
     const TermList& l = lists[i];
@@ -298,6 +302,7 @@ absl::StatusOr<std::unique_ptr<TermDetector>> TermDetector::Create(std::string n
     l.terms.shrink_to_fit();
   }
   detector->lists_ = std::move(lists);
+  detector->reported_ = reported;
   return detector;
 }
 
@@ -378,8 +383,13 @@ void TermDetector::Find(std::string_view text, std::vector<Hit>* kept) const {
       uint32_t o = a->out_first[s] != a->out_first[s + 1] ? s : a->dict[s];
       int right_word = -1;  // computed once per end, when a term needs it
       for (; o != 0; o = a->dict[o]) {
+        // The first list (by priority) that takes this span, and the first side list: the
+        // other lists would lose to them.
+        bool taken[2] = {false, reported_ == lists_.size()};  // lists', side lists'
         for (uint32_t k = a->out_first[o]; k < a->out_first[o + 1]; ++k) {
           const Automaton::Output& out_k = a->outputs[k];
+          const bool side = out_k.list >= reported_;
+          if (taken[side]) continue;
           const size_t begin = end - out_k.length;
           if (out_k.need_right) {
             if (right_word < 0) right_word = WordAt(text, end) ? 1 : 0;
@@ -387,7 +397,8 @@ void TermDetector::Find(std::string_view text, std::vector<Hit>* kept) const {
           }
           if (out_k.need_left && WordBefore(text, begin)) continue;
           hits.push_back(Hit{begin, end, out_k.list});
-          break;  // the other lists would lose to it
+          taken[side] = true;
+          if (taken[0] && taken[1]) break;
         }
       }
     };
@@ -419,10 +430,11 @@ void TermDetector::Find(std::string_view text, std::vector<Hit>* kept) const {
     if (lx != ly) return lx > ly;
     return x.list < y.list;
   });
-  size_t last_end = 0;
+  size_t last_end[2] = {0, 0};  // of the lists' kept hits, of the side lists'
   for (const Hit& h : hits) {
-    if (h.begin < last_end) continue;
-    last_end = h.end;
+    const bool side = h.list >= reported_;
+    if (h.begin < last_end[side]) continue;
+    last_end[side] = h.end;
     kept->push_back(h);
   }
 }
@@ -431,6 +443,7 @@ void TermDetector::Scan(std::string_view text, std::vector<Match>* out) const {
   std::vector<Hit> hits;
   Find(text, &hits);
   for (const Hit& h : hits) {
+    if (h.list >= reported_) continue;  // a side list's
     const TermList& l = lists_[h.list];
     out->push_back(Match{l.category, l.level, h.begin, h.end, 1.0f, l.name});
   }
@@ -438,10 +451,21 @@ void TermDetector::Scan(std::string_view text, std::vector<Match>* out) const {
 
 void TermDetector::RuleOut(const JoinedTexts& texts, std::span<bool> may_match) const {
   if (texts.size() < 2) return;  // Scan's own pass is the same pass
+  std::vector<Hit> side_hits;
+  RuleOutAndFindSide(texts, may_match, &side_hits);
+}
+
+void TermDetector::RuleOutAndFindSide(const JoinedTexts& texts, std::span<bool> may_match,
+                                      std::vector<Hit>* side_hits) const {
   std::vector<Hit> hits;
   Find(texts.joined(), &hits);
+  side_hits->clear();
   std::fill(may_match.begin(), may_match.end(), false);
   for (const Hit& h : hits) {
+    if (h.list >= reported_) {
+      side_hits->push_back(h);
+      continue;
+    }
     for (size_t i = texts.TextAt(h.begin); i < texts.size() && texts.begin(i) < h.end; ++i) {
       may_match[i] = true;
     }

@@ -61,8 +61,13 @@ class TermDetector : public Detector {
   // Compiles the lists. INVALID_ARGUMENT, naming the list (by index and category) and the
   // term, for a list without a category, a list without terms, an empty term, or a dictionary
   // whose automaton would exceed kMaxStates.
-  static absl::StatusOr<std::unique_ptr<TermDetector>> Create(std::string name,
-                                                              std::vector<TermList> lists);
+  //
+  // Side lists are found in the same pass but kept apart from the lists: Scan and RuleOut
+  // never report them, and Find resolves overlaps among them alone, so that they change
+  // nothing about the lists' matches. (The classifier finds the difficulty signals' words in
+  // its custom terms' pass this way, instead of reading the text a second time.)
+  static absl::StatusOr<std::unique_ptr<TermDetector>> Create(
+      std::string name, std::vector<TermList> lists, std::vector<TermList> side_lists = {});
   // A limit on the total number of distinct term prefixes (about the total bytes of terms).
   static constexpr size_t kMaxStates = size_t{1} << 24;
 
@@ -79,15 +84,20 @@ class TermDetector : public Detector {
   void RuleOut(const JoinedTexts& texts, std::span<bool> may_match) const override;
 
   // The same matches as Scan, without building Matches: the list index (into the lists given
-  // to Create) and the span of each. Replaces *hits.
+  // to Create, then the side lists: lists() + k for side list k) and the span of each, in
+  // order of begin. Replaces *hits.
   struct Hit {
     size_t begin = 0, end = 0;
     uint32_t list = 0;
   };
   void Find(std::string_view text, std::vector<Hit>* hits) const;
+  // RuleOut's answer for the lists, and the side lists' hits in texts.joined() (from the same
+  // pass). Replaces *side_hits.
+  void RuleOutAndFindSide(const JoinedTexts& texts, std::span<bool> may_match,
+                          std::vector<Hit>* side_hits) const;
 
-  size_t lists() const { return lists_.size(); }
-  size_t terms() const { return terms_; }  // distinct (list, term) pairs after folding
+  size_t lists() const { return reported_; }  // not counting the side lists
+  size_t terms() const { return terms_; }  // distinct (list, term) pairs after folding, all lists
   // Whether every automaton has its dense transition table (one lookup per byte); a very large
   // dictionary gets a compact automaton instead (failure links, same results). For tests and
   // benchmarks.
@@ -101,6 +111,7 @@ class TermDetector : public Detector {
 
   std::string name_;
   std::vector<TermList> lists_;  // terms cleared after compiling; category, level, name kept
+  size_t reported_ = 0;          // lists_[reported_..] are the side lists
   size_t terms_ = 0;
   std::unique_ptr<Automaton> sensitive_;    // null when no list is case-sensitive
   std::unique_ptr<Automaton> insensitive_;  // null when every list is

@@ -403,6 +403,61 @@ TEST(Classifier, DifficultyCombinesTheDocumentedSignals) {
   EXPECT_FLOAT_EQ(a.difficulty, 0.5f * LengthDifficulty(100));
 }
 
+// With custom terms, the difficulty words are found in the terms' pass over all fields; the
+// signals must be those read from the user turns alone (every message when there is none),
+// and a custom term that is also a difficulty word must take nothing from either side.
+TEST(Classifier, DifficultyWithCustomTermsIsTheSameAsAlone) {
+  ClassifierOptions options;
+  TermList terms;
+  terms.category = "custom.codename";
+  terms.terms = {"design", "Next Gen", "compare notes"};
+  options.term_lists.push_back(terms);
+  auto created = Classifier::Create(options);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const Classifier& classifier = **created;
+
+  using Role = v1::Message::Role;
+  const std::vector<std::vector<std::pair<Role, std::string>>> conversations = {
+      {{v1::Message::SYSTEM, "First, analyze. Then evaluate. Finally compare."},
+       {v1::Message::USER, "Explain why the design fails, step by step."},
+       {v1::Message::ASSISTANT, "Next, prove it. Then derive the complexity."},
+       {v1::Message::USER, "What if we compare notes? Then what? Next Gen design."}},
+      {{v1::Message::SYSTEM, "First prove it, then justify it."},
+       {v1::Message::ASSISTANT, "Next, the algorithm; finally the trade-offs."}},
+      {{v1::Message::USER, "then then then"}, {v1::Message::TOOL, "prove, analyze, design"}},
+  };
+  for (size_t c = 0; c < conversations.size(); ++c) {
+    v1::ChatRequest request;
+    for (const auto& [role, content] : conversations[c]) {
+      auto* m = request.add_messages();
+      m->set_role(role);
+      m->set_content(content);
+    }
+    auto* call = request.mutable_messages(0)->add_tool_calls();
+    call->set_name("design");
+    call->set_arguments(R"({"step": "first then next"})");
+    const Assessment a = classifier.Assess(request);
+    EXPECT_EQ(a.difficulty_signals, DifficultySignals(request, a.estimated_tokens))
+        << "conversation " << c;
+    EXPECT_GT(a.difficulty_signals.at("multi_step"), 0.0f) << "conversation " << c;
+    // The last has words only outside its user turn (a tool message, tool-call arguments).
+    EXPECT_EQ(a.difficulty_signals.at("reasoning") > 0.0f, c < 2) << "conversation " << c;
+  }
+  // The custom term is found where it is a difficulty word too.
+  v1::ChatRequest request;
+  for (const char* text : {"Compare the design.", "A Next Gen plan."}) {
+    auto* m = request.add_messages();
+    m->set_role(v1::Message::USER);
+    m->set_content(text);
+  }
+  const Assessment a = classifier.Assess(request);
+  ASSERT_EQ(a.findings.size(), 2u);
+  EXPECT_EQ(a.findings[0].category, "custom.codename");
+  EXPECT_EQ(a.findings[0].begin, 12u);
+  EXPECT_EQ(a.findings[1].begin, 2u);
+  EXPECT_FLOAT_EQ(a.difficulty_signals.at("reasoning"), 0.75f);  // compare, design
+}
+
 TEST(Assessment, ToProtoCopiesEveryFieldAndClearsTheOutput) {
   Assessment a;
   a.level = Level::kRestricted;

@@ -1,7 +1,9 @@
 #include "classifier/term_detector.h"
 
 #include <algorithm>
+#include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -278,6 +280,83 @@ TEST(TermDetector, AgreesWithTheReferenceOnFiveThousandOverlappingTerms) {
     const std::vector<std::string> want = Reference(c.lists, c.text);
     EXPECT_GT(want.size(), 100u) << "the corpus should produce many matches";
     EXPECT_EQ(got, want) << "seed " << seed;
+  }
+}
+
+// "category:matched text" for each hit of a side list (category from side[list - lists()]).
+std::vector<std::string> SideHits(const TermDetector& d, const std::vector<TermList>& side,
+                                  std::string_view text,
+                                  const std::vector<TermDetector::Hit>& hits) {
+  std::vector<std::string> out;
+  for (const TermDetector::Hit& h : hits) {
+    if (h.list < d.lists()) continue;
+    out.push_back(side[h.list - d.lists()].category + ":" +
+                  std::string(text.substr(h.begin, h.end - h.begin)));
+  }
+  return out;
+}
+
+TEST(TermDetector, SideListsAreFoundApartFromTheLists) {
+  // The same term in both, and terms of one overlapping terms of the other.
+  const std::vector<TermList> lists = {List("c.project", {"design", "design review board"})};
+  const std::vector<TermList> side = {List("s.reason", {"design", "review"}, false, Level::kPublic),
+                                      List("s.board", {"board meeting"}, false, Level::kPublic)};
+  auto d = TermDetector::Create("terms", lists, side);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ((*d)->lists(), 1u);
+  const std::string text = "Design review board meeting; a design.";
+  EXPECT_THAT(Found(**d, text), ElementsAre("c.project:Design review board", "c.project:design"));
+  std::vector<TermDetector::Hit> hits;
+  (*d)->Find(text, &hits);
+  EXPECT_THAT(SideHits(**d, side, text, hits),
+              ElementsAre("s.reason:Design", "s.reason:review", "s.board:board meeting",
+                          "s.reason:design"));
+  bool may[3] = {true, true, true};
+  std::vector<TermDetector::Hit> side_hits;
+  const std::vector<std::string_view> texts = {"nothing", "a board meeting", "the design"};
+  const JoinedTexts joined(texts);
+  (*d)->RuleOutAndFindSide(joined, may, &side_hits);
+  EXPECT_THAT(may, ElementsAre(false, false, true));
+  EXPECT_THAT(SideHits(**d, side, joined.joined(), side_hits),
+              ElementsAre("s.board:board meeting", "s.reason:design"));
+}
+
+// With side lists, the lists' matches are those of the lists alone and the side lists' hits
+// those of the side lists alone, on random overlapping dictionaries and texts.
+TEST(TermDetector, SideListsChangeNothingOnEitherSide) {
+  Corpus a = RandomCorpus(21, 2000, 5, 20000);
+  Corpus b = RandomCorpus(22, 300, 3, 0);
+  for (TermList& l : b.lists) l.category = "side." + l.category;
+  auto both = TermDetector::Create("terms", a.lists, b.lists);
+  ASSERT_TRUE(both.ok()) << both.status();
+  auto side_alone = Make(b.lists);
+  ASSERT_NE(side_alone, nullptr);
+  EXPECT_EQ(Found(**both, a.text), Reference(a.lists, a.text));
+  std::vector<TermDetector::Hit> hits;
+  (*both)->Find(a.text, &hits);
+  const std::vector<std::string> side_found = SideHits(**both, b.lists, a.text, hits);
+  EXPECT_EQ(side_found, Reference(b.lists, a.text));
+  EXPECT_GT(side_found.size(), 100u);
+
+  auto lists_alone = Make(a.lists);
+  ASSERT_NE(lists_alone, nullptr);
+  std::mt19937 rng(9);
+  for (int round = 0; round < 100; ++round) {
+    std::vector<std::string_view> texts;
+    for (size_t k = 0, n = 2 + rng() % 5; k < n; ++k) {
+      const size_t at = rng() % a.text.size();
+      texts.push_back(std::string_view(a.text).substr(at, rng() % 60));
+    }
+    const JoinedTexts joined(texts);
+    auto may = std::make_unique<bool[]>(texts.size());
+    std::fill_n(may.get(), texts.size(), true);
+    std::vector<TermDetector::Hit> side_hits;
+    (*both)->RuleOutAndFindSide(joined, std::span<bool>(may.get(), texts.size()), &side_hits);
+    EXPECT_EQ(std::vector<bool>(may.get(), may.get() + texts.size()), MayMatch(*lists_alone, texts))
+        << "round " << round;
+    EXPECT_EQ(SideHits(**both, b.lists, joined.joined(), side_hits),
+              Reference(b.lists, joined.joined()))
+        << "round " << round;
   }
 }
 
