@@ -374,6 +374,39 @@ Trigger TriggerBefore(std::string_view text, std::span<const Word> words, size_t
   return Trigger::kNone;
 }
 
+// The words that can trigger a name (TriggerBefore): titles, the phrase words, and "is" (of
+// "name is").
+constexpr std::string_view kTriggerWords[] = {
+    "dame",  "dr",     "frau",     "herr",      "lady",   "lord", "madam", "madame", "miss",
+    "mlle",  "mme",    "monsieur", "mr",        "mrs",    "ms",   "mx",    "prof",   "professor",
+    "señor", "señora", "signor",   "signora",   "sir",    "sr",   "sra",   "name",   "named",
+    "dear",  "signed", "regards",  "sincerely", "cheers", "attn", "is",
+};
+
+// Whether the word before a word that starts at `begin` may trigger a name: false only when
+// it is plain ASCII letters and not one of kTriggerWords (or there is none). A cheap test
+// before PreviousWord and TriggerBefore, which most capitalised words (those that start a
+// sentence) never pass.
+bool MayTrigger(std::string_view text, size_t begin) {
+  static const ShortWordSet triggers(kTriggerWords);
+  size_t end = begin;
+  while (end > 0 && !IsLetterByte(static_cast<unsigned char>(text[end - 1]))) --end;
+  if (end == 0) return false;
+  size_t start = end;
+  while (start > 0 && end - start <= Word::kMaxLower &&
+         IsAsciiLetter(static_cast<unsigned char>(text[start - 1]))) {
+    --start;
+  }
+  if (end - start > Word::kMaxLower) return false;  // longer than any trigger word
+  if (start > 0) {
+    const unsigned char before = static_cast<unsigned char>(text[start - 1]);
+    if (before >= 0x80 || before == '\'' || before == '-') return true;  // the full check
+  }
+  char padded[Word::kMaxLower] = {};
+  for (size_t k = start; k < end; ++k) padded[k - start] = static_cast<char>(text[k] | 0x20);
+  return triggers.contains_padded(padded);
+}
+
 }  // namespace
 
 void PersonNameDetector::Scan(std::string_view text, std::vector<Match>* out) const {
@@ -389,6 +422,8 @@ void PersonNameDetector::Scan(std::string_view text, std::vector<Match>* out) co
     const Word w = ReadWord(text, pos);
     pos = w.raw_end;
     if (!IsNameWord(w)) continue;
+    // Without a trigger only a dictionary first name can start a name.
+    if (!IsFirstName(w) && !MayTrigger(text, w.begin)) continue;
     window.clear();
     if (std::optional<Word> p1 = PreviousWord(text, w.begin)) {
       if (p1->lower() == "is") {  // TriggerBefore looks for "name is"
