@@ -333,13 +333,14 @@ float LanguagesSignal(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     // Most text is ASCII: count a block's letters without decoding (a loop the compiler
     // vectorises) when no byte of it is beyond ASCII.
+    // Byte-wide sums (a block's count fits), so that the loop needs no widening.
     constexpr size_t kBlock = 64;
     if (i + kBlock <= text.size()) {
-      unsigned high = 0, count = 0;
+      uint8_t high = 0, count = 0;
       for (size_t k = 0; k < kBlock; ++k) {
-        const unsigned char c = bytes[i + k];
+        const uint8_t c = bytes[i + k];
         high |= c;
-        count += static_cast<unsigned char>((c | 0x20) - 'a') < 26 ? 1u : 0u;
+        count = static_cast<uint8_t>(count + (static_cast<uint8_t>((c | 0x20) - 'a') < 26));
       }
       if (high < 0x80) {
         ascii_letters += static_cast<int>(count);

@@ -119,6 +119,12 @@ TEST(Difficulty, LanguagesScripts) {
   EXPECT_NEAR(mixed, 0.6f * 14 / 27 + 0.4f, 1e-6);
   // Invalid bytes are skipped, not letters.
   EXPECT_EQ(LanguagesSignal(std::string("abc\xFF\xFE\x80", 6)), 0.0f);
+  // ASCII text long enough to be counted in blocks: 2 letters in every 8 bytes (the bytes
+  // around A-Z and a-z are not letters), then 20 Cyrillic letters.
+  std::string blocks;
+  for (int i = 0; i < 24; ++i) blocks += "aZ@[`{1 ";
+  for (int i = 0; i < 20; ++i) blocks += "\xD0\x9F";
+  EXPECT_NEAR(LanguagesSignal(blocks), 0.6f * 20 / 68 + 0.4f, 1e-6);
 }
 
 TEST(Difficulty, HarderLookingRequestsScoreHigher) {
