@@ -2,15 +2,18 @@
 // size and by number of custom terms in the policy.
 //
 //   bench_classifier_throughput [--kinds prose,typical] [--sizes 1,8,64] [--terms 0,200,5000]
-//                               [--duration-s 1] [--warmup-s 0.2]
+//                               [--duration-s 1] [--warmup-s 0.2] [--rounds 10]
 //
-// For each kind of text (see below), size (KiB) and number of custom terms, one thread calls
-// Assess on the same request over and over for the duration (after a warm-up that is not
-// measured) and reports:
-//   MB/s cpu   request bytes assessed per second of the thread's CPU time (MB = 10^6 bytes):
-//              throughput per core, robust to other processes on the machine
+// For each kind of text (see below), size (KiB) and number of custom terms (a row), one thread
+// calls Assess on the same request over and over for the duration (after a warm-up that is not
+// measured). The duration is taken in --rounds slices, the rows' slices in turn (row 1, row 2,
+// ..., row 1, ...), so that a spell of a few seconds when a shared machine runs slower falls
+// on every row's slices alike rather than on one row. It reports:
+//   MB/s cpu   request bytes assessed per second of the thread's CPU time (MB = 10^6 bytes),
+//              the median of the row's slices: throughput per core, robust to other processes
+//              on the machine
 //   MB/s wall  the same per second of wall-clock time
-//   p50/p99    latency of one Assess call (wall clock), microseconds
+//   p50/p99    latency of one Assess call (wall clock) over all the row's calls, microseconds
 //   findings   number of findings in the request (a sanity check that detectors ran)
 // Text kinds, generated deterministically (fixed seed), as a system prompt plus user and
 // assistant turns that together reach the size:
@@ -30,6 +33,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -170,42 +174,52 @@ struct Row {
   std::string kind;
   size_t kib = 0, terms = 0, bytes = 0, findings = 0, calls = 0;
   double mbps_cpu = 0, mbps_wall = 0, p50_us = 0, p99_us = 0;
+  // While measuring:
+  const Classifier* classifier = nullptr;
+  v1::ChatRequest request;
+  std::vector<double> latencies, slice_cpu, slice_wall;  // us; MB/s of each slice
 };
 
-Row Measure(const Classifier& c, const v1::ChatRequest& request, double warmup_s,
-            double duration_s) {
-  Row row;
-  row.bytes = RequestBytes(request);
-  row.findings = c.Assess(request).findings.size();
-  const auto warm_end = Clock::now() + std::chrono::duration<double>(warmup_s);
-  while (Clock::now() < warm_end) (void)c.Assess(request);
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
-  std::vector<double> latencies;
+// Calls Assess for `seconds` (at least a few calls) and adds the slice to the row.
+void MeasureSlice(Row* row, double seconds) {
   const double cpu0 = ThreadCpuSeconds();
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration<double>(duration_s);
+  const auto end = start + std::chrono::duration<double>(seconds);
   auto now = start;
-  while (now < end || latencies.size() < 20) {
+  size_t calls = 0;
+  while (now < end || calls < 3) {
     const auto t = Clock::now();
-    (void)c.Assess(request);
+    (void)row->classifier->Assess(row->request);
     now = Clock::now();
-    latencies.push_back(std::chrono::duration<double, std::micro>(now - t).count());
+    row->latencies.push_back(std::chrono::duration<double, std::micro>(now - t).count());
+    ++calls;
   }
   const double cpu = ThreadCpuSeconds() - cpu0;
   const double wall = std::chrono::duration<double>(now - start).count();
-  row.calls = latencies.size();
-  const double total = static_cast<double>(row.bytes) * static_cast<double>(row.calls);
-  row.mbps_cpu = cpu > 0 ? total / cpu / 1e6 : 0;
-  row.mbps_wall = wall > 0 ? total / wall / 1e6 : 0;
-  std::sort(latencies.begin(), latencies.end());
+  const double total = static_cast<double>(row->bytes) * static_cast<double>(calls);
+  row->slice_cpu.push_back(cpu > 0 ? total / cpu / 1e6 : 0);
+  row->slice_wall.push_back(wall > 0 ? total / wall / 1e6 : 0);
+}
+
+void Summarise(Row* row) {
+  row->calls = row->latencies.size();
+  row->mbps_cpu = Median(row->slice_cpu);
+  row->mbps_wall = Median(row->slice_wall);
+  std::vector<double>& l = row->latencies;
+  std::sort(l.begin(), l.end());
   const auto pct = [&](double p) {
-    const size_t i = std::min(latencies.size() - 1,
-                              static_cast<size_t>(p * static_cast<double>(latencies.size())));
-    return latencies[i];
+    const size_t i = std::min(l.size() - 1, static_cast<size_t>(p * static_cast<double>(l.size())));
+    return l[i];
   };
-  row.p50_us = pct(0.50);
-  row.p99_us = pct(0.99);
-  return row;
+  row->p50_us = pct(0.50);
+  row->p99_us = pct(0.99);
 }
 
 bool ParseList(const char* s, std::vector<size_t>* out) {
@@ -232,6 +246,7 @@ int main(int argc, char** argv) {
   std::vector<size_t> sizes = {1, 8, 64}, term_counts = {0, 200, 5000};
   std::vector<std::string> kinds = {"prose", "typical"};
   double duration_s = 1.0, warmup_s = 0.2;
+  size_t rounds = 10;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -255,19 +270,24 @@ int main(int argc, char** argv) {
     } else if (arg == "--warmup-s" && ok) {
       warmup_s = std::atof(value);
       ok = warmup_s >= 0;
+    } else if (arg == "--rounds" && ok) {
+      char* end = nullptr;
+      rounds = std::strtoul(value, &end, 10);
+      ok = *end == '\0' && rounds >= 1;
     } else {
       ok = false;
     }
     if (!ok) {
       std::fprintf(stderr,
                    "usage: %s [--kinds prose,typical] [--sizes 1,8,64] [--terms 0,200,5000] "
-                   "[--duration-s 1] [--warmup-s 0.2]\n",
+                   "[--duration-s 1] [--warmup-s 0.2] [--rounds 10]\n",
                    argv[0]);
       return 2;
     }
     ++i;
   }
 
+  std::vector<std::unique_ptr<Classifier>> classifiers;
   std::vector<Row> rows;
   std::vector<std::string> notes;
   for (size_t terms : term_counts) {
@@ -291,18 +311,30 @@ int main(int argc, char** argv) {
     char note[128];
     std::snprintf(note, sizeof note, "Classifier::Create with %zu terms: %.1f ms", terms, build_ms);
     notes.push_back(note);
+    classifiers.push_back(std::move(*classifier));
     for (const std::string& kind : kinds) {
       for (size_t kib : sizes) {
-        std::fprintf(stderr, "measuring %s %zu KiB, %zu terms...\n", kind.c_str(), kib, terms);
-        const v1::ChatRequest request = Request(kib * 1024, kind[0] == 't', terms);
-        Row row = Measure(**classifier, request, warmup_s, duration_s);
+        Row row;
         row.kind = kind;
         row.kib = kib;
         row.terms = terms;
-        rows.push_back(row);
+        row.classifier = classifiers.back().get();
+        row.request = Request(kib * 1024, kind[0] == 't', terms);
+        row.bytes = RequestBytes(row.request);
+        row.findings = row.classifier->Assess(row.request).findings.size();
+        rows.push_back(std::move(row));
       }
     }
   }
+  for (Row& row : rows) {  // warm-up, not measured
+    const auto warm_end = Clock::now() + std::chrono::duration<double>(warmup_s);
+    while (Clock::now() < warm_end) (void)row.classifier->Assess(row.request);
+  }
+  for (size_t round = 0; round < rounds; ++round) {
+    std::fprintf(stderr, "round %zu of %zu...\n", round + 1, rounds);
+    for (Row& row : rows) MeasureSlice(&row, duration_s / static_cast<double>(rounds));
+  }
+  for (Row& row : rows) Summarise(&row);
 
   std::printf("%-8s %6s %6s %10s %10s %10s %10s %9s %8s\n", "text", "KiB", "terms", "MB/s cpu",
               "MB/s wall", "p50 us", "p99 us", "findings", "calls");
