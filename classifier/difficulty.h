@@ -84,6 +84,8 @@ Signals DifficultySignals(const v1::ChatRequest& request, uint32_t estimated_tok
 // them. The classifier finds them in its custom terms' pass (TermDetector's side lists).
 Signals DifficultySignals(const v1::ChatRequest& request, uint32_t estimated_tokens,
                           std::span<const uint32_t> word_hits);
+// The word lists of multi_step and reasoning (public level, ASCII case-insensitive, at word
+// boundaries): sequencing words, "step by step", then one list per reasoning request.
 std::vector<TermList> DifficultyWordLists();
 // Whether the textual signals read message m's content: a user message's, or any message's
 // when the request has none (has_user: whether it has one; HasUserMessage).
