@@ -133,10 +133,9 @@ constexpr std::string_view kNotNames[] = {
 // per capitalised word.
 class ShortWordSet {
  public:
-  template <size_t N>
-  explicit ShortWordSet(const std::string_view (&words)[N]) {
+  explicit ShortWordSet(std::span<const std::string_view> words) {
     size_t size = 16;
-    while (size < 2 * N) size *= 2;
+    while (size < 2 * words.size()) size *= 2;
     slots_.assign(size, Key{});
     shift_ = 64 - std::countr_zero(size);
     for (std::string_view w : words) {
@@ -352,6 +351,11 @@ size_t ExtendName(std::string_view text, std::span<const Word> words, size_t k) 
 
 enum class Trigger { kNone, kTitle, kPhrase };
 
+// Words that introduce a name on their own ("Dear ", "Regards,\n"); "name" and "name is" are
+// the other phrases.
+constexpr std::string_view kPhraseWords[] = {"named",     "dear",   "signed", "regards",
+                                             "sincerely", "cheers", "attn"};
+
 // What precedes words[k]: a title ("Dr. "), or an introducing phrase ("my name is ").
 Trigger TriggerBefore(std::string_view text, std::span<const Word> words, size_t k) {
   if (k == 0) return Trigger::kNone;
@@ -365,30 +369,26 @@ Trigger TriggerBefore(std::string_view text, std::span<const Word> words, size_t
   }
   if (p.lower() == "name" && gap.find(':') != std::string_view::npos) return Trigger::kPhrase;
   if (gap.find_first_not_of(" ,:\n") != std::string_view::npos) return Trigger::kNone;
-  if (p.lower() == "named" || p.lower() == "dear" || p.lower() == "signed" ||
-      p.lower() == "regards" || p.lower() == "sincerely" || p.lower() == "cheers" ||
-      p.lower() == "attn") {
+  if (std::find(std::begin(kPhraseWords), std::end(kPhraseWords), p.lower()) !=
+      std::end(kPhraseWords)) {
     return Trigger::kPhrase;
   }
   if (p.lower() == "is" && k >= 2 && words[k - 2].lower() == "name") return Trigger::kPhrase;
   return Trigger::kNone;
 }
 
-// The words that can trigger a name (TriggerBefore): titles, the phrase words, and "is" (of
-// "name is").
-constexpr std::string_view kTriggerWords[] = {
-    "dame",  "dr",     "frau",     "herr",      "lady",   "lord", "madam", "madame", "miss",
-    "mlle",  "mme",    "monsieur", "mr",        "mrs",    "ms",   "mx",    "prof",   "professor",
-    "señor", "señora", "signor",   "signora",   "sir",    "sr",   "sra",   "name",   "named",
-    "dear",  "signed", "regards",  "sincerely", "cheers", "attn", "is",
-};
-
 // Whether the word before a word that starts at `begin` may trigger a name: false only when
-// it is plain ASCII letters and not one of kTriggerWords (or there is none). A cheap test
-// before PreviousWord and TriggerBefore, which most capitalised words (those that start a
+// it is plain ASCII letters and no title, phrase word, "name" or "is" (or there is none). A cheap
+// test before PreviousWord and TriggerBefore, which most capitalised words (those that start a
 // sentence) never pass.
 bool MayTrigger(std::string_view text, size_t begin) {
-  static const ShortWordSet triggers(kTriggerWords);
+  static const ShortWordSet triggers = [] {  // every word TriggerBefore looks for
+    std::vector<std::string_view> words(std::begin(kTitles), std::end(kTitles));
+    words.insert(words.end(), std::begin(kPhraseWords), std::end(kPhraseWords));
+    words.push_back("name");
+    words.push_back("is");
+    return ShortWordSet(words);
+  }();
   size_t end = begin;
   while (end > 0 && !IsLetterByte(static_cast<unsigned char>(text[end - 1]))) --end;
   if (end == 0) return false;

@@ -258,6 +258,14 @@ TEST(PiiNames, PersonName) {
   EXPECT_EQ(Found("by Anna D. Yefremova's book", "pii.person_name"), Strings{"Anna D. Yefremova"});
   EXPECT_EQ(Found("Mr. Pavlović flew", "pii.person_name"), Strings{"Pavlović"});
   EXPECT_EQ(Found("founders: Eklund, Michael and Hodge", "pii.person_name"), Strings{"Michael"});
+  // Every kind of trigger, before a name no dictionary knows.
+  for (std::string_view text :
+       {"Prof. Toshimi Arata", "ask Frau Toshimi Arata", "Dear Toshimi Arata,",
+        "Regards,\nToshimi Arata", "Sincerely,\nToshimi Arata", "Cheers,\nToshimi Arata",
+        "Attn: Toshimi Arata", "Signed: Toshimi Arata", "a man named Toshimi Arata",
+        "my name is Toshimi Arata"}) {
+    EXPECT_EQ(Found(text, "pii.person_name"), Strings{"Toshimi Arata"}) << text;
+  }
   for (std::string_view text :
        {"Mark the date", "Will you come?", "The Big Park is open", "the report for March",
         "my name is not important", "ALICE SMITH", "\xff\xfe Dr. \xc3"}) {
