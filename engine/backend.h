@@ -49,6 +49,15 @@ struct StepItem {
   float* hidden_sum = nullptr;
 };
 
+// The checks every backend's Step makes before it changes anything: INVALID_ARGUMENT for a
+// token outside the vocabulary ("sequence 1, token 3: id 600 is outside the vocabulary (0 to
+// 511)") or a hidden_layer that is not a layer.
+absl::Status CheckStepItems(const ModelConfig& config, std::span<const StepItem> items);
+
+// The bytes of a sequence's state of up to `tokens` tokens, in FP32 (what both backends keep):
+// the Mamba layers' conv and SSM state plus the attention layers' keys and values per token.
+uint64_t StateBytes(const ModelConfig& config, int64_t tokens);
+
 class Backend {
  public:
   virtual ~Backend() = default;

@@ -12,29 +12,7 @@
 namespace airlock::engine {
 namespace {
 
-// Element i of a tensor as float.
-inline float Elem(const Tensor& t, size_t i) {
-  switch (t.dtype) {
-    case DType::kF32: {
-      float v;
-      std::memcpy(&v, t.data + i * 4, 4);
-      return v;
-    }
-    case DType::kBF16: {
-      uint16_t v;
-      std::memcpy(&v, t.data + i * 2, 2);
-      return Bf16ToFloat(v);
-    }
-    case DType::kF16: {
-      uint16_t v;
-      std::memcpy(&v, t.data + i * 2, 2);
-      return F16ToFloat(v);
-    }
-    case DType::kOther:
-      break;
-  }
-  return 0.0f;
-}
+inline float Elem(const Tensor& t, size_t i) { return ElementAsFloat(t, i); }
 
 // y[r] = sum_c W[offset + r][c] x[c] for r < rows (W row-major with `cols` columns).
 void MatVec(const Tensor& w, size_t offset, size_t rows, size_t cols, const float* x, float* y) {
@@ -187,20 +165,7 @@ std::string Model::Describe() const {
   return Cat("cpu: ", CpuKernelName(), ", ", pool_->threads(), " threads");
 }
 
-uint64_t Model::SequenceBytes(int64_t tokens) const {
-  const ModelConfig& c = config_;
-  uint64_t per_token = 0, fixed = 0;
-  for (BlockType t : c.layers) {
-    if (t == BlockType::kAttention) {
-      per_token += 2 * static_cast<uint64_t>(c.num_key_value_heads * c.head_dim) * sizeof(float);
-    } else if (t == BlockType::kMamba) {
-      fixed += static_cast<uint64_t>(c.conv_dim() * (c.conv_kernel - 1) +
-                                     c.d_inner() * c.ssm_state_size) *
-               sizeof(float);
-    }
-  }
-  return fixed + per_token * static_cast<uint64_t>(std::max<int64_t>(0, tokens));
-}
+uint64_t Model::SequenceBytes(int64_t tokens) const { return StateBytes(config_, tokens); }
 
 int64_t Model::prefill_granule() const {
   return pool_ == nullptr ? 1 : std::max<int64_t>(1, config_.chunk_size);
@@ -560,26 +525,7 @@ absl::StatusOr<std::vector<float>> Model::Step(std::span<const StepItem> items) 
   std::vector<float> h;              // [rows][H], the residual stream
   const size_t H = static_cast<size_t>(c.hidden_size);
   const size_t V = static_cast<size_t>(c.vocab_size);
-  for (size_t it = 0; it < items.size(); ++it) {
-    const StepItem& item = items[it];
-    for (size_t t = 0; t < item.tokens.size(); ++t) {
-      const int32_t id = item.tokens[t];
-      if (id < 0 || id >= c.vocab_size) {
-        return absl::InvalidArgumentError(
-            Cat(items.size() > 1 ? Cat("sequence ", it, ", ") : std::string(), "token ", t, ": id ",
-                id, " is outside the vocabulary (0 to ", c.vocab_size - 1, ")"));
-      }
-    }
-  }
-  for (size_t it = 0; it < items.size(); ++it) {
-    if (items[it].hidden_sum != nullptr &&
-        (items[it].hidden_layer < 0 ||
-         static_cast<size_t>(items[it].hidden_layer) >= c.layers.size())) {
-      return absl::InvalidArgumentError(Cat("sequence ", it, ": hidden_layer ",
-                                            items[it].hidden_layer, " is not a layer (0 to ",
-                                            c.layers.size() - 1, ")"));
-    }
-  }
+  if (absl::Status checked = CheckStepItems(c, items); !checked.ok()) return checked;
   std::vector<size_t> first_row;  // each item's first row
   for (const StepItem& item : items) {
     first_row.push_back(rows.size());

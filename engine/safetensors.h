@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,6 +42,28 @@ struct Tensor {
 
   int64_t elements() const;
 };
+
+// Element i of an F32, F16 or BF16 tensor as float (0 for another dtype, which the binder
+// refuses).
+inline float ElementAsFloat(const Tensor& t, size_t i) {
+  uint16_t half;
+  switch (t.dtype) {
+    case DType::kF32: {
+      float v;
+      std::memcpy(&v, t.data + i * 4, 4);
+      return v;
+    }
+    case DType::kBF16:
+      std::memcpy(&half, t.data + i * 2, 2);
+      return Bf16ToFloat(half);
+    case DType::kF16:
+      std::memcpy(&half, t.data + i * 2, 2);
+      return F16ToFloat(half);
+    case DType::kOther:
+      break;
+  }
+  return 0.0f;
+}
 
 class SafetensorsFile {
  public:

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bad=()
 while IFS= read -r f; do
   if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then bad+=("$f"); fi
-done < <(git ls-files '*.h' '*.cc')
+done < <(git ls-files '*.h' '*.cc' '*.cu')
 if [[ ${#bad[@]} -gt 0 ]]; then
   echo "check-format: not formatted (run clang-format -i): ${bad[*]}" >&2
   exit 1

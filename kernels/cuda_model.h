@@ -1,0 +1,47 @@
+// The CUDA backend (engine/backend.h): a Nemotron-H model's forward pass on an NVIDIA GPU.
+//
+// At load every weight goes to the device once: the matrices as BF16 (converted when the file
+// holds F32 or F16), the norms, conv, dt and SSM parameters and the MoE router as FP32. A step
+// runs every item's tokens as the rows of one batch through kernels/cuda_ops.h: cuBLAS BF16
+// products with FP32 accumulation for every projection (their inputs rounded to BF16), the FP32
+// router, FP32 norms, conv, SSM recurrence (FP32 state) and attention over an FP32 KV cache that
+// each sequence reserves whole when it starts (Backend::StartSequence), so a sequence never
+// grows on the device and one that would is refused (RESOURCE_EXHAUSTED) before anything
+// changes. MoE experts run only on the rows that chose them (gather, product, scatter).
+//
+// Against the CPU backend the logits agree up to the BF16 rounding of the products' inputs (the
+// gpu tests bound it); a prompt gives the same logits whole or split anywhere, up to cuBLAS's
+// choice of algorithm for the batch size (prefill_granule() is 1: the SSM runs the recurrence
+// for prompts too).
+//
+// Not yet here (issue #7): the chunked SSD scan for long prompts, CUDA graphs for the decode
+// step, fused kernels, a paged KV cache, sampling on the device in the runtime's loop.
+//
+// Thread-safety: Step, StartSequence and Fork may be called from any thread; steps run one at a
+// time (one stream, one workspace).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/backend.h"
+
+namespace airlock::kernels {
+
+// OK when this build has the CUDA backend and a CUDA device answers; otherwise UNAVAILABLE with
+// the reason ("this build has no CUDA backend: the CUDA toolkit was not found when it was
+// built", "no CUDA device: ...").
+absl::Status CudaAvailable();
+
+struct CudaOptions {
+  int device = 0;  // the CUDA device index
+};
+
+// Loads dir's config.json and weights (as engine::Model::Load does) onto the device.
+// UNAVAILABLE as CudaAvailable; RESOURCE_EXHAUSTED when the weights do not fit; the engine's
+// errors for a bad model folder.
+absl::StatusOr<std::unique_ptr<engine::Backend>> LoadCudaModel(const std::string& dir,
+                                                               const CudaOptions& options = {});
+
+}  // namespace airlock::kernels
