@@ -75,6 +75,10 @@ class Backend {
   // gives the bits stepping the original would.
   virtual absl::StatusOr<std::unique_ptr<Sequence>> Fork(const Sequence& sequence) const = 0;
   virtual absl::StatusOr<std::vector<float>> Step(std::span<const StepItem> items) const = 0;
+  // OK while the backend can serve; otherwise the failure that made it unfit (a device error
+  // that leaves the device's state unknown), for good: its target reports unhealthy and is
+  // passed over.
+  virtual absl::Status Fault() const { return absl::OkStatus(); }
 };
 
 }  // namespace airlock::engine

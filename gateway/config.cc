@@ -275,6 +275,17 @@ class MapReader {
   void OptMillis(std::string_view key, std::chrono::milliseconds* out, int64_t min) const {
     if (const YAML::Node* v = Find(key)) *out = Millis(ctx_, *v, Path(key), min);
   }
+  // A string that must be one of `choices`.
+  void OptChoice(std::string_view key, std::string* out,
+                 std::initializer_list<std::string_view> choices) const {
+    const YAML::Node* v = Find(key);
+    if (v == nullptr) return;
+    const std::string& s = String(ctx_, *v, Path(key));
+    if (std::find(choices.begin(), choices.end(), s) == choices.end()) {
+      ctx_.Fail(*v, Path(key), absl::StrCat(Quote(s), " is not one of: ", JoinKeys(choices)));
+    }
+    *out = s;
+  }
 
  private:
   const Ctx& ctx_;
@@ -482,7 +493,7 @@ TargetConfig ParseTarget(const Ctx& ctx, const YAML::Node& n, const std::string&
     if (openai) ctx.Fail(*v, m.Path("engine"), "only for kind local");
     MapReader em(ctx, *v, m.Path("engine"),
                  {"max_sequences", "max_queued", "max_context", "state_memory_mb", "step_tokens",
-                  "threads"});
+                  "threads", "device", "gpu"});
     TargetConfig::Engine& e = t.engine;
     em.OptInt("max_sequences", &e.max_sequences, 1, 4096);
     em.OptInt("max_queued", &e.max_queued, 0, 1000000);
@@ -490,6 +501,8 @@ TargetConfig ParseTarget(const Ctx& ctx, const YAML::Node& n, const std::string&
     em.OptInt("state_memory_mb", &e.state_memory_mb, 1, int64_t{1} << 30);
     em.OptInt("step_tokens", &e.step_tokens, 1, 1 << 20);
     em.OptInt("threads", &e.threads, 0, 1024);
+    em.OptChoice("device", &e.device, {"auto", "cpu", "cuda"});
+    em.OptInt("gpu", &e.gpu, 0, 1023);
   }
   return t;
 }

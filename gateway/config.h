@@ -31,8 +31,10 @@
 //       kind: local                    # the in-process engine (engine/runtime.h)
 //       model: models/nano             # a Hugging Face Nemotron-H folder
 //       engine: { max_sequences: 16, max_queued: 64, max_context: 32768,
-//                 state_memory_mb: 8192, step_tokens: 512, threads: 0 }   # all optional;
-//                                      # only for kind local (threads 0: all cores)
+//                 state_memory_mb: 8192, step_tokens: 512, threads: 0,
+//                 device: auto, gpu: 0 }   # all optional; only for kind local (threads 0:
+//                                      # all cores; device cpu | cuda | auto: CUDA when a
+//                                      # device answers; gpu: the CUDA device index)
 //   egress_allowlist: [vllm.internal]  # hosts targets may connect to; nothing else
 //   policy: policies/default.yaml      # required, readable; relative paths are relative to
 //                                      # this file
@@ -131,6 +133,8 @@ struct TargetConfig {
     int64_t state_memory_mb = 8192;
     int64_t step_tokens = 512;
     int64_t threads = 0;
+    std::string device = "auto";  // cpu | cuda | auto (cuda when a CUDA device answers)
+    int64_t gpu = 0;              // the CUDA device index
   } engine;
 };
 

@@ -24,6 +24,7 @@ TargetRegistry::Entry* TargetRegistry::Find(std::string_view name) const {
 }
 
 bool TargetRegistry::Healthy(const Entry& entry, Clock::time_point now) const {
+  if (!entry.target->Fault().ok()) return false;
   int64_t until = entry.ejected_until_ns.load();
   return until == 0 || now.time_since_epoch().count() >= until;
 }
@@ -66,8 +67,11 @@ TargetRegistry::Entry* SelectTarget(const TargetRegistry& registry, classifier::
       continue;
     }
     if (!registry.Healthy(*entry, Clock::now())) {
-      trace->fallbacks.push_back(absl::StrCat(
-          name, ": ejected after ", entry->consecutive_failures.load(), " consecutive failures"));
+      const absl::Status fault = entry->target->Fault();
+      trace->fallbacks.push_back(fault.ok() ? absl::StrCat(name, ": ejected after ",
+                                                           entry->consecutive_failures.load(),
+                                                           " consecutive failures")
+                                            : absl::StrCat(name, ": unhealthy: ", fault.message()));
       continue;
     }
     return entry;

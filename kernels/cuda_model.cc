@@ -222,8 +222,13 @@ class CudaModel final : public engine::Backend {
   absl::StatusOr<std::unique_ptr<engine::Sequence>> Fork(
       const engine::Sequence& sequence) const override;
   absl::StatusOr<std::vector<float>> Step(std::span<const engine::StepItem> items) const override;
+  absl::Status Fault() const override {
+    std::lock_guard<std::mutex> lock(fault_mu_);
+    return fault_;
+  }
 
  private:
+  absl::StatusOr<std::vector<float>> Run(std::span<const engine::StepItem> items) const;
   // Pointers into the workspace for a step of n rows, m of them with logits.
   struct Scratch {
     float *h, *x, *mixed;
@@ -252,6 +257,8 @@ class CudaModel final : public engine::Backend {
   std::vector<LayerOnDevice> layers_;
   mutable std::mutex step_mu_;  // one step at a time: the stream and workspace are shared
   mutable Workspace workspace_;
+  mutable std::mutex fault_mu_;
+  mutable absl::Status fault_;  // the first device error (INTERNAL); OK before any
 };
 
 absl::StatusOr<std::unique_ptr<engine::Backend>> CudaModel::Load(const std::string& dir,
@@ -517,7 +524,21 @@ absl::Status CudaModel::Layer(size_t i, size_t n, const Scratch& s, float* const
   return absl::OkStatus();
 }
 
+// A device error fails the step and marks the backend unfit for good (Fault): the sequences of
+// the step are in an unknown state, and a sticky error would fail every later step too.
 absl::StatusOr<std::vector<float>> CudaModel::Step(std::span<const engine::StepItem> items) const {
+  if (absl::Status fault = Fault(); !fault.ok()) {
+    return absl::UnavailableError(Cat("the CUDA backend failed earlier: ", fault.message()));
+  }
+  absl::StatusOr<std::vector<float>> result = Run(items);
+  if (result.status().code() == absl::StatusCode::kInternal) {
+    std::lock_guard<std::mutex> lock(fault_mu_);
+    if (fault_.ok()) fault_ = result.status();
+  }
+  return result;
+}
+
+absl::StatusOr<std::vector<float>> CudaModel::Run(std::span<const engine::StepItem> items) const {
   const ModelConfig& c = config_;
   if (absl::Status s = engine::CheckStepItems(c, items); !s.ok()) return s;
   for (size_t it = 0; it < items.size(); ++it) {

@@ -1,5 +1,8 @@
 #include "gateway/targets/local_target.h"
 
+#include "engine/model.h"
+#include "kernels/cuda_model.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
@@ -88,8 +91,15 @@ class LocalTarget::Call : public TargetCall {
 };
 
 absl::StatusOr<std::unique_ptr<LocalTarget>> LocalTarget::Create(const TargetConfig& config) {
-  auto model = engine::Model::Load(
-      config.model, {.threads = static_cast<size_t>(std::max<int64_t>(0, config.engine.threads))});
+  const std::string& device = config.engine.device;
+  absl::StatusOr<std::unique_ptr<engine::Backend>> model;
+  if (device == "cuda" || (device == "auto" && kernels::CudaAvailable().ok())) {
+    model = kernels::LoadCudaModel(config.model, {.device = static_cast<int>(config.engine.gpu)});
+  } else {
+    model = engine::Model::Load(
+        config.model,
+        {.threads = static_cast<size_t>(std::max<int64_t>(0, config.engine.threads))});
+  }
   if (!model.ok()) return model.status();
   auto tokenizer =
       engine::Tokenizer::Load((std::filesystem::path(config.model) / "tokenizer.json").string());
@@ -98,7 +108,7 @@ absl::StatusOr<std::unique_ptr<LocalTarget>> LocalTarget::Create(const TargetCon
       new LocalTarget(config, *std::move(model), *std::move(tokenizer)));
 }
 
-LocalTarget::LocalTarget(TargetConfig config, std::unique_ptr<engine::Model> model,
+LocalTarget::LocalTarget(TargetConfig config, std::unique_ptr<engine::Backend> model,
                          std::unique_ptr<engine::Tokenizer> tokenizer)
     : config_(std::move(config)),
       model_(std::move(model)),

@@ -26,7 +26,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "engine/model.h"
+#include "engine/backend.h"
 #include "engine/prefix_cache.h"
 #include "engine/runtime.h"
 #include "engine/tokenizer.h"
@@ -36,7 +36,9 @@ namespace airlock::gateway {
 
 class LocalTarget : public Target {
  public:
-  // Loads the model folder config.model (engine::Model, tokenizer.json).
+  // Loads the model folder config.model (tokenizer.json and the weights) on the backend that
+  // config.engine.device names: the CPU (engine::Model), CUDA (kernels/cuda_model.h: an error
+  // when this build or machine has none), or auto: CUDA when a device answers, else the CPU.
   static absl::StatusOr<std::unique_ptr<LocalTarget>> Create(const TargetConfig& config);
   ~LocalTarget() override;  // ends every call (CANCELLED)
 
@@ -44,6 +46,7 @@ class LocalTarget : public Target {
   std::shared_ptr<TargetCall> Start(const v1::ChatRequest& request, Clock::time_point deadline,
                                     bool stream, std::shared_ptr<ChatSink> sink) override;
   void FillStatus(v1::TargetStatus* status) const override;  // the engine's backend and load
+  absl::Status Fault() const override { return model_->Fault(); }
 
   // For the classifier's model stage (classifier/model_stage.h): the runtime it scores on, and
   // the cache where it leaves a request's prefill; Start takes the longest prefill there that
@@ -53,11 +56,11 @@ class LocalTarget : public Target {
 
  private:
   class Call;
-  LocalTarget(TargetConfig config, std::unique_ptr<engine::Model> model,
+  LocalTarget(TargetConfig config, std::unique_ptr<engine::Backend> model,
               std::unique_ptr<engine::Tokenizer> tokenizer);
 
   const TargetConfig config_;
-  const std::unique_ptr<engine::Model> model_;
+  const std::unique_ptr<engine::Backend> model_;
   const std::unique_ptr<engine::Tokenizer> tokenizer_;
   std::vector<int32_t> stop_ids_;             // <|im_end|>, </s>
   engine::PrefixCache prefills_;              // up to max_sequences, for 10 s each

@@ -52,6 +52,9 @@ class Target {
                                             std::shared_ptr<ChatSink> sink) = 0;
   // Adds what only this kind of target knows to Admin.Status (a local target: its engine).
   virtual void FillStatus(v1::TargetStatus* /*status*/) const {}
+  // OK while the target can serve; otherwise why it cannot (the local engine's device failed).
+  // Such a target is unhealthy until the gateway restarts: dispatch passes it over.
+  virtual absl::Status Fault() const { return absl::OkStatus(); }
 };
 
 }  // namespace airlock::gateway

@@ -395,15 +395,21 @@ TEST_F(ConfigTest, LocalTargets) {
   EXPECT_EQ(c->targets[0].model, dir_ + "/nano");
   EXPECT_TRUE(c->targets[0].base_url.empty());
   EXPECT_EQ(c->targets[0].engine.max_sequences, 16);
+  EXPECT_EQ(c->targets[0].engine.device, "auto");
   c = Parse(
       "targets: [{name: nano, kind: local, model: nano, engine: {max_sequences: 4, "
-      "max_queued: 2, max_context: 4096, state_memory_mb: 512, step_tokens: 64, threads: 1}}]\n"
+      "max_queued: 2, max_context: 4096, state_memory_mb: 512, step_tokens: 64, threads: 1, "
+      "device: cuda, gpu: 1}}]\n"
       "policy: p\naudit: {path: a}\n");
   ASSERT_TRUE(c.ok()) << c.status();
   const TargetConfig::Engine& e = c->targets[0].engine;
   EXPECT_EQ(std::vector<int64_t>({e.max_sequences, e.max_queued, e.max_context, e.state_memory_mb,
-                                  e.step_tokens, e.threads}),
-            std::vector<int64_t>({4, 2, 4096, 512, 64, 1}));
+                                  e.step_tokens, e.threads, e.gpu}),
+            std::vector<int64_t>({4, 2, 4096, 512, 64, 1, 1}));
+  EXPECT_EQ(e.device, "cuda");
+  EXPECT_EQ(Error("targets: [{name: nano, kind: local, model: nano, engine: {device: gpu}}]\n"
+                  "policy: p\naudit: {path: a}\n"),
+            "t.yaml:1:67: targets[0].engine.device: 'gpu' is not one of: auto, cpu, cuda");
   EXPECT_EQ(Error("targets: [{name: nano, kind: local, model: nano, engine: {max_sequences: 0}}]\n"
                   "policy: p\naudit: {path: a}\n"),
             "t.yaml:1:74: targets[0].engine.max_sequences: 0 is out of range (1 to 4096)");

@@ -125,6 +125,22 @@ TEST(Dispatcher, EjectsAfterConsecutiveFailuresAndSkipsEjected) {
   EXPECT_FALSE(f.registry->Healthy(*f.registry->Find("a"), Clock::now()));
 }
 
+// A target whose engine reports a fault (a CUDA error) is unhealthy and passed over, with the
+// fault as the reason; the other targets go on serving.
+TEST(Dispatcher, FaultyTargetIsUnhealthyAndSkipped) {
+  Fixture f(Targets({{"nano", Level::kRestricted, {}}, {"b", Level::kRestricted, {}}}));
+  EXPECT_TRUE(f.registry->Healthy(*f.registry->Find("nano"), Clock::now()));
+  f.targets[0]->fault = absl::InternalError("CUDA: a forward step: an illegal memory access");
+  EXPECT_FALSE(f.registry->Healthy(*f.registry->Find("nano"), Clock::now()));
+  auto rec = f.Run(Level::kPublic, {"nano", "b"});
+  EXPECT_TRUE(rec->status.ok()) << rec->status;
+  EXPECT_EQ(rec->route.target, "b");
+  EXPECT_TRUE(f.targets[0]->sent.empty());
+  EXPECT_EQ(
+      rec->route.fallbacks,
+      std::vector<std::string>{"nano: unhealthy: CUDA: a forward step: an illegal memory access"});
+}
+
 TEST(Dispatcher, UnknownTargetIsSkipped) {
   Fixture f(Targets({{"b", Level::kRestricted, {}}}));
   auto rec = f.Run(Level::kPublic, {"ghost", "b"});

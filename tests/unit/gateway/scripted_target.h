@@ -40,7 +40,10 @@ class ScriptedTarget : public Target {
     return std::make_shared<NoopCall>();
   }
 
+  absl::Status Fault() const override { return fault; }
+
   std::vector<v1::ChatRequest> sent;
+  absl::Status fault;  // what Fault reports (a local engine whose device failed)
 
  private:
   struct NoopCall : TargetCall {
