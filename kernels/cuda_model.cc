@@ -207,6 +207,9 @@ class CudaModel final : public engine::Backend {
  public:
   static absl::StatusOr<std::unique_ptr<engine::Backend>> Load(const std::string& dir,
                                                                const CudaOptions& options);
+  static absl::StatusOr<std::unique_ptr<engine::Backend>> Synthesize(ModelConfig config,
+                                                                     uint64_t seed,
+                                                                     const CudaOptions& options);
   ~CudaModel() override {
     cudaSetDevice(device_);
     DestroyBlas(blas_);
@@ -228,6 +231,9 @@ class CudaModel final : public engine::Backend {
   }
 
  private:
+  // The device, stream and cuBLAS handle for `config`, no weights yet.
+  static absl::StatusOr<std::unique_ptr<CudaModel>> Create(ModelConfig config,
+                                                           const CudaOptions& options);
   absl::StatusOr<std::vector<float>> Run(std::span<const engine::StepItem> items) const;
   // Pointers into the workspace for a step of n rows, m of them with logits.
   struct Scratch {
@@ -261,26 +267,18 @@ class CudaModel final : public engine::Backend {
   mutable absl::Status fault_;  // the first device error (INTERNAL); OK before any
 };
 
-absl::StatusOr<std::unique_ptr<engine::Backend>> CudaModel::Load(const std::string& dir,
-                                                                 const CudaOptions& options) {
+absl::StatusOr<std::unique_ptr<CudaModel>> CudaModel::Create(ModelConfig config,
+                                                             const CudaOptions& options) {
   if (absl::Status s = CudaAvailable(); !s.ok()) return s;
-  auto config = engine::LoadModelConfig((std::filesystem::path(dir) / "config.json").string());
-  if (!config.ok()) return config.status();
-  const ModelConfig& c = *config;
+  const ModelConfig& c = config;
   if (c.ssm_state_size > 256 || c.head_dim > 256 || c.n_routed_experts > 1024 ||
       c.conv_kernel > 8) {
     return absl::InvalidArgumentError(
-        Cat(dir,
-            ": the CUDA backend takes ssm_state_size and head_dim up to 256, up to 1024 "
-            "experts and conv_kernel up to 8"));
+        "the CUDA backend takes ssm_state_size and head_dim up to 256, up to 1024 experts and "
+        "conv_kernel up to 8");
   }
-  auto store = engine::TensorStore::Open(dir);
-  if (!store.ok()) return store.status();
-  auto weights = engine::BindWeights(c, **store);
-  if (!weights.ok()) return weights.status();
-
   std::unique_ptr<CudaModel> m(new CudaModel());
-  m->config_ = *std::move(config);
+  m->config_ = std::move(config);
   m->device_ = options.device;
   if (cudaSetDevice(options.device) != cudaSuccess)
     return CudaCheck(Cat("device ", options.device));
@@ -292,14 +290,126 @@ absl::StatusOr<std::unique_ptr<engine::Backend>> CudaModel::Load(const std::stri
     return CudaCheck("creating a stream");
   }
   if (absl::Status s = CreateBlas(&m->blas_, m->stream_); !s.ok()) return s;
-  if (absl::Status s = UploadBf16(*weights->embeddings, &m->embeddings_); !s.ok()) return s;
-  if (absl::Status s = UploadF32(*weights->norm_f, &m->norm_f_); !s.ok()) return s;
-  if (absl::Status s = UploadBf16(*weights->lm_head, &m->lm_head_); !s.ok()) return s;
-  m->layers_.resize(weights->layers.size());
+  m->layers_.resize(m->config_.layers.size());
+  return m;
+}
+
+absl::StatusOr<std::unique_ptr<engine::Backend>> CudaModel::Load(const std::string& dir,
+                                                                 const CudaOptions& options) {
+  if (absl::Status s = CudaAvailable(); !s.ok()) return s;  // before reading anything
+  auto config = engine::LoadModelConfig((std::filesystem::path(dir) / "config.json").string());
+  if (!config.ok()) return config.status();
+  auto store = engine::TensorStore::Open(dir);
+  if (!store.ok()) return store.status();
+  auto weights = engine::BindWeights(*config, **store);
+  if (!weights.ok()) return weights.status();
+  auto m = Create(*std::move(config), options);
+  if (!m.ok()) return m.status();
+  if (absl::Status s = UploadBf16(*weights->embeddings, &(*m)->embeddings_); !s.ok()) return s;
+  if (absl::Status s = UploadF32(*weights->norm_f, &(*m)->norm_f_); !s.ok()) return s;
+  if (absl::Status s = UploadBf16(*weights->lm_head, &(*m)->lm_head_); !s.ok()) return s;
   for (size_t i = 0; i < weights->layers.size(); ++i) {
-    if (absl::Status s = Upload(m->config_, weights->layers[i], &m->layers_[i]); !s.ok()) return s;
+    if (absl::Status s = Upload((*m)->config_, weights->layers[i], &(*m)->layers_[i]); !s.ok()) {
+      return s;
+    }
   }
-  return std::unique_ptr<engine::Backend>(std::move(m));
+  return std::unique_ptr<engine::Backend>(*std::move(m));
+}
+
+// Random weights on the device in the ranges engine/synth.h gives them (uniform here, with the
+// same spreads): numerically tame, every path taken, nothing read from disk.
+absl::StatusOr<std::unique_ptr<engine::Backend>> CudaModel::Synthesize(ModelConfig config,
+                                                                       uint64_t seed,
+                                                                       const CudaOptions& options) {
+  auto made = Create(std::move(config), options);
+  if (!made.ok()) return made.status();
+  CudaModel& m = **made;
+  const ModelConfig& c = m.config_;
+  uint64_t stream = seed * 0x100000001b3ull;
+  // A projection [rows][cols]: std 0.02 / sqrt(cols / 64), as a uniform of that spread.
+  const auto matrix = [&](DeviceBuffer* out, int64_t rows, int64_t cols) {
+    const auto count = static_cast<size_t>(rows * cols);
+    if (absl::Status s = DeviceBuffer::Allocate(count * sizeof(Bf16), "synthetic weights", out);
+        !s.ok()) {
+      return s;
+    }
+    const float a = 0.02f * std::sqrt(3.0f) / std::sqrt(static_cast<float>(cols) / 64.0f);
+    FillRandomBf16(out->as<Bf16>(), static_cast<int64_t>(count), ++stream, -a, a, m.stream_);
+    return CudaCheck("synthesizing weights");
+  };
+  const auto vec = [&](DeviceBuffer* out, int64_t count, float lo, float hi, Fill fill) {
+    if (absl::Status s = DeviceBuffer::Allocate(static_cast<size_t>(count) * sizeof(float),
+                                                "synthetic weights", out);
+        !s.ok()) {
+      return s;
+    }
+    FillRandom(out->as<float>(), count, ++stream, lo, hi, fill, m.stream_);
+    return CudaCheck("synthesizing weights");
+  };
+  const int64_t H = c.hidden_size;
+  std::vector<absl::Status> s;
+  s.push_back(matrix(&m.embeddings_, c.vocab_size, 64));  // embeddings of std 0.02
+  s.push_back(vec(&m.norm_f_, H, 0.83f, 1.17f, Fill::kUniform));
+  s.push_back(matrix(&m.lm_head_, c.vocab_size, H));
+  for (size_t i = 0; i < c.layers.size() && s.back().ok(); ++i) {
+    LayerOnDevice& L = m.layers_[i];
+    L.type = c.layers[i];
+    s.push_back(vec(&L.norm, H, 0.83f, 1.17f, Fill::kUniform));
+    switch (L.type) {
+      case BlockType::kMamba: {
+        MambaOnDevice& w = L.mamba;
+        const int64_t heads = c.mamba_num_heads;
+        s.push_back(matrix(&w.in_proj, c.in_proj_dim(), H));
+        s.push_back(matrix(&w.out_proj, H, c.d_inner()));
+        s.push_back(
+            vec(&w.conv_weight, c.conv_dim() * c.conv_kernel, -0.14f, 0.14f, Fill::kUniform));
+        if (c.use_conv_bias)
+          s.push_back(vec(&w.conv_bias, c.conv_dim(), -0.17f, 0.17f, Fill::kUniform));
+        s.push_back(vec(&w.dt_bias, heads, 0.001f, 0.1f, Fill::kInverseSoftplus));
+        s.push_back(vec(&w.a_log, heads, 1.0f, 16.0f, Fill::kLog));
+        s.push_back(vec(&w.d, heads, 0.5f, 1.5f, Fill::kUniform));
+        s.push_back(vec(&w.norm, c.d_inner(), 0.83f, 1.17f, Fill::kUniform));
+        break;
+      }
+      case BlockType::kAttention: {
+        AttentionOnDevice& w = L.attention;
+        const int64_t q = c.num_attention_heads * c.head_dim,
+                      kv = c.num_key_value_heads * c.head_dim;
+        s.push_back(matrix(&w.q, q, H));
+        s.push_back(matrix(&w.k, kv, H));
+        s.push_back(matrix(&w.v, kv, H));
+        s.push_back(matrix(&w.o, H, q));
+        break;
+      }
+      case BlockType::kMoe: {
+        MoeOnDevice& w = L.moe;
+        const int64_t E = c.n_routed_experts, I = c.moe_intermediate_size;
+        const float a = 0.02f * std::sqrt(3.0f) / std::sqrt(static_cast<float>(H) / 64.0f);
+        s.push_back(vec(&w.gate, E * H, -a, a, Fill::kUniform));
+        s.push_back(vec(&w.score_bias, E, 0.0f, 0.1f, Fill::kUniform));
+        w.up.resize(static_cast<size_t>(E));
+        w.down.resize(static_cast<size_t>(E));
+        for (size_t e = 0; e < static_cast<size_t>(E) && s.back().ok(); ++e) {
+          s.push_back(matrix(&w.up[e], I, H));
+          s.push_back(matrix(&w.down[e], H, I));
+        }
+        if (c.n_shared_experts > 0) {
+          s.push_back(matrix(&w.shared_up, c.moe_shared_expert_intermediate_size, H));
+          s.push_back(matrix(&w.shared_down, H, c.moe_shared_expert_intermediate_size));
+        }
+        break;
+      }
+      case BlockType::kMlp:
+        s.push_back(matrix(&L.mlp.up, c.intermediate_size, H));
+        s.push_back(matrix(&L.mlp.down, H, c.intermediate_size));
+        break;
+    }
+  }
+  for (const absl::Status& x : s) {
+    if (!x.ok()) return x;
+  }
+  if (absl::Status st = Synchronize(m.stream_, "synthesizing weights"); !st.ok()) return st;
+  return std::unique_ptr<engine::Backend>(*std::move(made));
 }
 
 absl::StatusOr<std::unique_ptr<engine::Sequence>> CudaModel::StartSequence(int64_t tokens) const {
@@ -669,6 +779,11 @@ absl::Status CudaAvailable() {
 absl::StatusOr<std::unique_ptr<engine::Backend>> LoadCudaModel(const std::string& dir,
                                                                const CudaOptions& options) {
   return CudaModel::Load(dir, options);
+}
+
+absl::StatusOr<std::unique_ptr<engine::Backend>> SynthesizeCudaModel(
+    const engine::ModelConfig& config, uint64_t seed, const CudaOptions& options) {
+  return CudaModel::Synthesize(config, seed, options);
 }
 
 }  // namespace airlock::kernels

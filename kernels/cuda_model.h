@@ -21,6 +21,7 @@
 // time (one stream, one workspace).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -43,5 +44,11 @@ struct CudaOptions {
 // errors for a bad model folder.
 absl::StatusOr<std::unique_ptr<engine::Backend>> LoadCudaModel(const std::string& dir,
                                                                const CudaOptions& options = {});
+
+// A model of `config`'s shape with random weights made on the device (no file: the real
+// Nemotron 3 Nano shape fits an 80 GB GPU without its 60 GB checkpoint), for benchmarks. The
+// same seed gives the same weights.
+absl::StatusOr<std::unique_ptr<engine::Backend>> SynthesizeCudaModel(
+    const engine::ModelConfig& config, uint64_t seed, const CudaOptions& options = {});
 
 }  // namespace airlock::kernels

@@ -368,6 +368,32 @@ __global__ void MoeCombineKernel(const float* expert_out, const float* weight, c
   }
 }
 
+// ---- Synthetic weights ----
+
+__device__ __forceinline__ float Uniform(uint64_t seed, int64_t i, float lo, float hi) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(i + 1);  // splitmix64
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return lo + (hi - lo) * static_cast<float>(z >> 40) * (1.0f / 16777216.0f);
+}
+
+__global__ void FillRandomKernel(float* out, int64_t count, uint64_t seed, float lo, float hi,
+                                 Fill fill) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float u = Uniform(seed, i, lo, hi);
+    out[i] = fill == Fill::kLog ? logf(u) : fill == Fill::kInverseSoftplus ? logf(expm1f(u)) : u;
+  }
+}
+
+__global__ void FillRandomBf16Kernel(Bf16* out, int64_t count, uint64_t seed, float lo, float hi) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    out[i] = ToBf(Uniform(seed, i, lo, hi));
+  }
+}
+
 // ---- Sampling ----
 
 __global__ void ArgMaxKernel(const float* logits, int V, int32_t* ids) {
@@ -604,6 +630,45 @@ void MoeRoute(const float* logits, const float* bias, int n, int E, int k, bool 
 void MoeCombine(const float* expert_out, const float* weight, const float* shared, int n, int k,
                 int H, float* out, Stream stream) {
   if (n > 0) MoeCombineKernel<<<n, kRowThreads, 0, stream>>>(expert_out, weight, shared, k, H, out);
+}
+
+void FillRandom(float* out, int64_t count, uint64_t seed, float lo, float hi, Fill fill,
+                Stream stream) {
+  if (count > 0) FillRandomKernel<<<1024, kRowThreads, 0, stream>>>(out, count, seed, lo, hi, fill);
+}
+
+void FillRandomBf16(Bf16* out, int64_t count, uint64_t seed, float lo, float hi, Stream stream) {
+  if (count > 0) FillRandomBf16Kernel<<<4096, kRowThreads, 0, stream>>>(out, count, seed, lo, hi);
+}
+
+absl::Status DeviceMemory(size_t* free, size_t* total) {
+  cudaMemGetInfo(free, total);
+  return CudaCheck("reading the device's memory");
+}
+
+absl::Status MeasureBandwidth(size_t bytes, double* bytes_per_second) {
+  DeviceBuffer a, b;
+  if (absl::Status s = DeviceBuffer::Allocate(bytes, "the bandwidth probe", &a); !s.ok()) return s;
+  if (absl::Status s = DeviceBuffer::Allocate(bytes, "the bandwidth probe", &b); !s.ok()) return s;
+  cudaMemset(a.data(), 1, bytes);
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  float best_ms = 0;
+  for (int i = 0; i < 5; ++i) {
+    cudaEventRecord(start);
+    cudaMemcpy(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice);
+    cudaEventRecord(stop);
+    cudaEventSynchronize(stop);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, stop);
+    if (i == 0 || ms < best_ms) best_ms = ms;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  if (absl::Status s = CudaCheck("measuring bandwidth"); !s.ok()) return s;
+  *bytes_per_second = 2.0 * static_cast<double>(bytes) / (best_ms * 1e-3);
+  return absl::OkStatus();
 }
 
 void ArgMax(const float* logits, int n, int V, int32_t* ids, Stream stream) {

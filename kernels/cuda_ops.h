@@ -142,6 +142,23 @@ void MoeRoute(const float* logits, const float* bias, int n, int E, int k, bool 
 void MoeCombine(const float* expert_out, const float* weight, const float* shared, int n, int k,
                 int H, float* out, Stream stream);
 
+// ---- Synthetic weights (benchmarks at the real shape without a checkpoint) ----
+
+// out[i] = f(u_i) for u_i uniform in [lo, hi), a hash of (seed, i): f = identity, log, or the
+// inverse of softplus (log(expm1(u)): dt_bias values whose softplus is u).
+enum class Fill { kUniform, kLog, kInverseSoftplus };
+void FillRandom(float* out, int64_t count, uint64_t seed, float lo, float hi, Fill fill,
+                Stream stream);
+void FillRandomBf16(Bf16* out, int64_t count, uint64_t seed, float lo, float hi, Stream stream);
+
+// ---- Device facts ----
+
+// Free and total device memory, bytes.
+absl::Status DeviceMemory(size_t* free, size_t* total);
+// Device-to-device copy bandwidth (bytes read plus written per second) over `bytes`, the best
+// of a few copies: the memory roofline's denominator.
+absl::Status MeasureBandwidth(size_t bytes, double* bytes_per_second);
+
 // ---- Sampling ----
 
 // ids[j] = the index of the largest of logits[j] (V wide; ties to the lower index).

@@ -15,4 +15,9 @@ absl::StatusOr<std::unique_ptr<engine::Backend>> LoadCudaModel(const std::string
   return CudaAvailable();
 }
 
+absl::StatusOr<std::unique_ptr<engine::Backend>> SynthesizeCudaModel(const engine::ModelConfig&,
+                                                                     uint64_t, const CudaOptions&) {
+  return CudaAvailable();
+}
+
 }  // namespace airlock::kernels

@@ -15,6 +15,8 @@
 
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -93,8 +95,13 @@ class CudaModelTest : public ::testing::Test {
 
 TEST_F(CudaModelTest, MatchesTheReferenceGoldens) {
   for (const char* file : {"goldens.json", "transformers_goldens.json"}) {
+    // AIRLOCK_GOLDENS_DIR: where scripts/gpu-bundle.sh puts them, away from the source tree.
+    const char* dir = std::getenv("AIRLOCK_GOLDENS_DIR");
     const fs::path path =
-        fs::path(__FILE__).parent_path().parent_path().parent_path() / "data" / "engine" / file;
+        (dir != nullptr
+             ? fs::path(dir)
+             : fs::path(__FILE__).parent_path().parent_path().parent_path() / "data" / "engine") /
+        file;
     std::ifstream in(path);
     ASSERT_TRUE(in) << path;
     const nlohmann::json goldens = nlohmann::json::parse(in);
@@ -234,6 +241,24 @@ TEST_F(CudaModelTest, RefusesWithoutChangingAnything) {
   r = model->Step({&item, 1});
   EXPECT_TRUE(r.ok()) << r.status();
   EXPECT_EQ((*seq)->position, 3);
+}
+
+// The same seed gives the same weights, so the same logits; they are finite.
+TEST_F(CudaModelTest, SynthesizedOnTheDeviceIsFiniteAndRepeatable) {
+  const engine::ModelConfig config = *engine::PresetConfig("tiny");
+  std::vector<float> first;
+  for (int round = 0; round < 2; ++round) {
+    auto model = SynthesizeCudaModel(config, 5);
+    ASSERT_TRUE(model.ok()) << model.status();
+    const std::vector<float> logits = Whole(**model, Prompt());
+    ASSERT_EQ(logits.size(), Prompt().size() * kVocab);
+    for (float v : logits) ASSERT_TRUE(std::isfinite(v));
+    if (round == 0) {
+      first = logits;
+    } else {
+      EXPECT_EQ(logits, first);
+    }
+  }
 }
 
 // Runs everywhere: without a device (or a CUDA build) the backend says why instead of loading.

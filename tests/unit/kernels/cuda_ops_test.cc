@@ -348,6 +348,37 @@ TEST_F(CudaOpsTest, EmbedToBf16AddAndArgMax) {
                                                 engine::FloatToBf16(9)}));
 }
 
+TEST_F(CudaOpsTest, RandomFillsStayInTheirRangeAndRepeatWithTheSeed) {
+  const int64_t n = 10000;
+  Dev<float> u(n), lg(n), isp(n), again(n);
+  Dev<Bf16> b(n);
+  FillRandom(u.get(), n, 7, -0.5f, 0.5f, Fill::kUniform, nullptr);
+  FillRandom(lg.get(), n, 8, 1.0f, 16.0f, Fill::kLog, nullptr);
+  FillRandom(isp.get(), n, 9, 0.001f, 0.1f, Fill::kInverseSoftplus, nullptr);
+  FillRandom(again.get(), n, 7, -0.5f, 0.5f, Fill::kUniform, nullptr);
+  FillRandomBf16(b.get(), n, 10, -1.0f, 1.0f, nullptr);
+  Sync();
+  const std::vector<float> uv = u.Read(), lv = lg.Read(), iv = isp.Read();
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_GE(uv[i], -0.5f);
+    ASSERT_LT(uv[i], 0.5f);
+    sum += uv[i];
+    ASSERT_GE(lv[i], 0.0f);
+    ASSERT_LE(lv[i], std::log(16.0f) + 1e-6f);
+    const double softplus = std::log1p(std::exp(double(iv[i])));
+    ASSERT_GE(softplus, 0.001 - 1e-5);
+    ASSERT_LE(softplus, 0.1 + 1e-5);
+  }
+  EXPECT_NEAR(sum / n, 0.0, 0.02);  // not all the same value
+  EXPECT_EQ(uv, again.Read());
+  for (Bf16 v : b.Read()) ASSERT_LE(std::abs(engine::Bf16ToFloat(v)), 1.0f);
+  size_t free = 0, total = 0;
+  ASSERT_TRUE(DeviceMemory(&free, &total).ok());
+  EXPECT_GT(total, 0u);
+  EXPECT_LE(free, total);
+}
+
 TEST_F(CudaOpsTest, AllocationFailureIsResourceExhaustedAndNotSticky) {
   DeviceBuffer huge;
   const absl::Status s = DeviceBuffer::Allocate(size_t{1} << 50, "a test", &huge);
