@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "engine/backend.h"
@@ -44,6 +45,13 @@ struct CudaOptions {
 // errors for a bad model folder.
 absl::StatusOr<std::unique_ptr<engine::Backend>> LoadCudaModel(const std::string& dir,
                                                                const CudaOptions& options = {});
+
+// The backend `device` names for the model folder dir: "cpu" (engine::Model on `threads`
+// threads, 0: all cores), "cuda" (LoadCudaModel on device `gpu`), or "auto" (CUDA when
+// CudaAvailable, else the CPU). INVALID_ARGUMENT for another name.
+absl::StatusOr<std::unique_ptr<engine::Backend>> LoadBackend(const std::string& dir,
+                                                             std::string_view device,
+                                                             size_t threads = 0, int gpu = 0);
 
 // A model of `config`'s shape with random weights made on the device (no file: the real
 // Nemotron 3 Nano shape fits an 80 GB GPU without its 60 GB checkpoint), for benchmarks. The

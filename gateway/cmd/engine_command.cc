@@ -20,6 +20,7 @@
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 #include "gateway/cmd/classify_command.h"
+#include "kernels/cuda_model.h"
 #include "nlohmann/json.hpp"
 
 namespace airlock::gateway::cli {
@@ -32,6 +33,7 @@ struct LogitsArgs {
   bool all = false;
   std::string npy;
   size_t top = 0;
+  std::string device = "cpu";
 };
 
 std::string Shortest(float v) {
@@ -57,7 +59,7 @@ bool WriteNpy(const std::string& path, const std::vector<float>& data, size_t ro
 }
 
 int Logits(const LogitsArgs& a) {
-  auto model = engine::Model::Load(a.dir);
+  auto model = kernels::LoadBackend(a.dir, a.device);
   if (!model.ok()) {
     std::fprintf(stderr, "airlock engine logits: %s\n",
                  std::string(model.status().message()).c_str());
@@ -77,8 +79,15 @@ int Logits(const LogitsArgs& a) {
     std::fprintf(stderr, "airlock engine logits: give --ids or a non-empty --text\n");
     return 2;
   }
-  engine::SequenceState seq = (*model)->NewSequence();
-  auto logits = (*model)->Forward(&seq, ids, a.all);
+  auto seq = (*model)->StartSequence(static_cast<int64_t>(ids.size()));
+  if (!seq.ok()) {
+    std::fprintf(stderr, "airlock engine logits: %s\n",
+                 std::string(seq.status().message()).c_str());
+    return 2;
+  }
+  const engine::StepItem item{seq->get(), ids,
+                              a.all ? engine::Logits::kAll : engine::Logits::kLast};
+  auto logits = (*model)->Step({&item, 1});
   if (!logits.ok()) {
     std::fprintf(stderr, "airlock engine logits: %s\n",
                  std::string(logits.status().message()).c_str());
@@ -290,6 +299,8 @@ void AddEngineCommand(CLI::App& app, int* exit_code) {
   l->add_flag("--all", logits->all, "every token's logits, not only the last one's");
   l->add_option("--npy", logits->npy, "write a float32 .npy file instead of JSON");
   l->add_option("--top", logits->top, "print each row's K largest logits as ID:VALUE");
+  l->add_option("--device", logits->device, "cpu (default), cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   l->callback([logits, exit_code] { *exit_code = Logits(*logits); });
 
   auto run = std::make_shared<RunArgs>();

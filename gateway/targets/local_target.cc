@@ -1,6 +1,5 @@
 #include "gateway/targets/local_target.h"
 
-#include "engine/model.h"
 #include "kernels/cuda_model.h"
 
 #include <algorithm>
@@ -91,15 +90,10 @@ class LocalTarget::Call : public TargetCall {
 };
 
 absl::StatusOr<std::unique_ptr<LocalTarget>> LocalTarget::Create(const TargetConfig& config) {
-  const std::string& device = config.engine.device;
-  absl::StatusOr<std::unique_ptr<engine::Backend>> model;
-  if (device == "cuda" || (device == "auto" && kernels::CudaAvailable().ok())) {
-    model = kernels::LoadCudaModel(config.model, {.device = static_cast<int>(config.engine.gpu)});
-  } else {
-    model = engine::Model::Load(
-        config.model,
-        {.threads = static_cast<size_t>(std::max<int64_t>(0, config.engine.threads))});
-  }
+  auto model =
+      kernels::LoadBackend(config.model, config.engine.device,
+                           static_cast<size_t>(std::max<int64_t>(0, config.engine.threads)),
+                           static_cast<int>(config.engine.gpu));
   if (!model.ok()) return model.status();
   auto tokenizer =
       engine::Tokenizer::Load((std::filesystem::path(config.model) / "tokenizer.json").string());
