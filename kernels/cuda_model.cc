@@ -277,6 +277,17 @@ absl::StatusOr<std::unique_ptr<CudaModel>> CudaModel::Create(ModelConfig config,
         "the CUDA backend takes ssm_state_size and head_dim up to 256, up to 1024 experts and "
         "conv_kernel up to 8");
   }
+  // The kernels map heads to groups and KV heads by division (config validation checks these
+  // too; a backend does not rely on it).
+  if ((c.has(BlockType::kMamba) &&
+       (c.n_groups <= 0 || c.mamba_num_heads % c.n_groups != 0 || c.d_inner() % c.n_groups != 0)) ||
+      (c.has(BlockType::kAttention) &&
+       (c.num_key_value_heads <= 0 || c.num_attention_heads % c.num_key_value_heads != 0)) ||
+      (c.has(BlockType::kMoe) && c.num_experts_per_tok > c.n_routed_experts)) {
+    return absl::InvalidArgumentError(
+        "the CUDA backend needs mamba_num_heads and d_inner divisible by n_groups, "
+        "num_attention_heads by num_key_value_heads, and num_experts_per_tok <= n_routed_experts");
+  }
   std::unique_ptr<CudaModel> m(new CudaModel());
   m->config_ = std::move(config);
   m->device_ = options.device;
@@ -286,7 +297,9 @@ absl::StatusOr<std::unique_ptr<CudaModel>> CudaModel::Create(ModelConfig config,
   cudaGetDeviceProperties(&prop, options.device);
   m->description_ = Cat("cuda: ", prop.name, ", sm_", prop.major, prop.minor, ", ",
                         prop.totalGlobalMem >> 30, " GiB");
-  if (cudaStreamCreateWithFlags(&m->stream_, cudaStreamNonBlocking) != cudaSuccess) {
+  // A blocking stream: the work that StartSequence, Fork and the weight uploads queue on the
+  // default stream is ordered before the steps' work on this one.
+  if (cudaStreamCreate(&m->stream_) != cudaSuccess) {
     return CudaCheck("creating a stream");
   }
   if (absl::Status s = CreateBlas(&m->blas_, m->stream_); !s.ok()) return s;
@@ -326,14 +339,16 @@ absl::StatusOr<std::unique_ptr<engine::Backend>> CudaModel::Synthesize(ModelConf
   CudaModel& m = **made;
   const ModelConfig& c = m.config_;
   uint64_t stream = seed * 0x100000001b3ull;
-  // A projection [rows][cols]: std 0.02 / sqrt(cols / 64), as a uniform of that spread.
-  const auto matrix = [&](DeviceBuffer* out, int64_t rows, int64_t cols) {
+  // A projection [rows][cols]: std 0.02 / sqrt(fan_in / 64), as a uniform of that spread
+  // (fan_in: cols, or what is given for the embeddings, whose rows are read, not multiplied).
+  const auto matrix = [&](DeviceBuffer* out, int64_t rows, int64_t cols, int64_t fan_in = 0) {
     const auto count = static_cast<size_t>(rows * cols);
     if (absl::Status s = DeviceBuffer::Allocate(count * sizeof(Bf16), "synthetic weights", out);
         !s.ok()) {
       return s;
     }
-    const float a = 0.02f * std::sqrt(3.0f) / std::sqrt(static_cast<float>(cols) / 64.0f);
+    const float a =
+        0.02f * std::sqrt(3.0f) / std::sqrt(static_cast<float>(fan_in > 0 ? fan_in : cols) / 64.0f);
     FillRandomBf16(out->as<Bf16>(), static_cast<int64_t>(count), ++stream, -a, a, m.stream_);
     return CudaCheck("synthesizing weights");
   };
@@ -348,7 +363,7 @@ absl::StatusOr<std::unique_ptr<engine::Backend>> CudaModel::Synthesize(ModelConf
   };
   const int64_t H = c.hidden_size;
   std::vector<absl::Status> s;
-  s.push_back(matrix(&m.embeddings_, c.vocab_size, 64));  // embeddings of std 0.02
+  s.push_back(matrix(&m.embeddings_, c.vocab_size, H, 64));  // embeddings of std 0.02
   s.push_back(vec(&m.norm_f_, H, 0.83f, 1.17f, Fill::kUniform));
   s.push_back(matrix(&m.lm_head_, c.vocab_size, H));
   for (size_t i = 0; i < c.layers.size() && s.back().ok(); ++i) {

@@ -7,10 +7,14 @@
 // unit roundoff 2^-9 ≈ 2e-3) where the CPU backend keeps FP32, so its logits differ from the
 // goldens and the CPU's by about that relative amount per product, compounded over the tiny
 // model's 8 layers: a normalised mean squared error (sum (a - b)^2 / sum b^2) near 1e-5, held to
-// kBf16Nmse = 1e-4 (1% RMS). A wrong group, chunk, head or expert moves logits by 1e-2 or more
-// on values of 0.1 to 1 (model_test.cc), an NMSE of 1e-3 and up. Paths that compute the same
-// products in the same precision (cached decode, batching, forks) differ only in cuBLAS's
-// choice of algorithm per batch size and in FP32 summation order: kSameMathNmse = 1e-8.
+// kBf16Nmse = 1e-4 (1% RMS). Not yet run on a GPU: should the BF16 difference tip an MoE
+// router's choice between two near-equal experts in a checked row, this bound is the one to
+// revisit (the outcome is fixed for a given seed). A wrong group, chunk, head or expert moves
+// logits by 1e-2 or more on values of 0.1 to 1 (model_test.cc), an NMSE of 1e-3 and up. Paths that
+// compute the same products in the same precision (cached decode, batching, forks) differ only in
+// cuBLAS's choice of algorithm per batch size, hence in FP32 summation order; rarely that moves a
+// value across a BF16 rounding boundary at the next product's input (about 5e-4 relative each), so
+// kSameMathNmse = 1e-6, a hundredth of kBf16Nmse.
 #include "kernels/cuda_model.h"
 
 #include <unistd.h>
@@ -33,7 +37,7 @@ using engine::Logits;
 using engine::StepItem;
 
 constexpr double kBf16Nmse = 1e-4;
-constexpr double kSameMathNmse = 1e-8;
+constexpr double kSameMathNmse = 1e-6;
 constexpr size_t kVocab = 512;
 
 // sum (a - b[offset..])^2 / sum b[offset..]^2 over a's size; NaN when anything is NaN.
