@@ -75,6 +75,14 @@ class Backend {
   // gives the bits stepping the original would.
   virtual absl::StatusOr<std::unique_ptr<Sequence>> Fork(const Sequence& sequence) const = 0;
   virtual absl::StatusOr<std::vector<float>> Step(std::span<const StepItem> items) const = 0;
+  // The memory plan, made once at load: reserves what steps of up to `rows` token rows
+  // (`logit_rows` of them with logits) need, and checks that `state_bytes` of sequence state
+  // (the runtime's admission budget) fits beside the weights and that. RESOURCE_EXHAUSTED names
+  // what does not fit. A backend that allocates as it goes (the CPU's) has nothing to reserve.
+  virtual absl::Status Reserve(size_t /*rows*/, size_t /*logit_rows*/,
+                               uint64_t /*state_bytes*/) const {
+    return absl::OkStatus();
+  }
   // OK while the backend can serve; otherwise the failure that made it unfit (a device error
   // that leaves the device's state unknown), for good: its target reports unhealthy and is
   // passed over.

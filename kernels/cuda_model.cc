@@ -225,6 +225,7 @@ class CudaModel final : public engine::Backend {
   absl::StatusOr<std::unique_ptr<engine::Sequence>> Fork(
       const engine::Sequence& sequence) const override;
   absl::StatusOr<std::vector<float>> Step(std::span<const engine::StepItem> items) const override;
+  absl::Status Reserve(size_t rows, size_t logit_rows, uint64_t state_bytes) const override;
   absl::Status Fault() const override {
     std::lock_guard<std::mutex> lock(fault_mu_);
     return fault_;
@@ -504,6 +505,23 @@ CudaModel::Scratch CudaModel::Plan(size_t n, size_t m) const {
   s.ints = w.Take<int32_t>(3 * n + m);
   s.pointers = w.Take<float*>(2 * n * c.layers.size());
   return s;
+}
+
+absl::Status CudaModel::Reserve(size_t rows, size_t logit_rows, uint64_t state_bytes) const {
+  std::lock_guard<std::mutex> lock(step_mu_);
+  cudaSetDevice(device_);
+  Plan(rows, logit_rows);
+  const size_t workspace = workspace_.used();
+  if (absl::Status s = workspace_.Reserve(workspace); !s.ok()) return s;
+  size_t free = 0, total = 0;
+  if (absl::Status s = DeviceMemory(&free, &total); !s.ok()) return s;
+  if (free < state_bytes) {
+    return absl::ResourceExhaustedError(
+        Cat("the GPU has ", free >> 20, " MiB free after the weights and the workspace of a ", rows,
+            "-token step (", workspace >> 20, " MiB), less than the ", state_bytes >> 20,
+            " MiB of sequence state asked for (engine.state_memory_mb)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CudaModel::Moe(const MoeOnDevice& w, size_t n, const Scratch& s) const {

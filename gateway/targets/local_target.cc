@@ -95,6 +95,13 @@ absl::StatusOr<std::unique_ptr<LocalTarget>> LocalTarget::Create(const TargetCon
                            static_cast<size_t>(std::max<int64_t>(0, config.engine.threads)),
                            static_cast<int>(config.engine.gpu));
   if (!model.ok()) return model.status();
+  const TargetConfig::Engine& e = config.engine;
+  if (absl::Status s =
+          (*model)->Reserve(static_cast<size_t>(e.step_tokens), static_cast<size_t>(e.step_tokens),
+                            static_cast<uint64_t>(e.state_memory_mb) << 20);
+      !s.ok()) {
+    return s;
+  }
   auto tokenizer =
       engine::Tokenizer::Load((std::filesystem::path(config.model) / "tokenizer.json").string());
   if (!tokenizer.ok()) return tokenizer.status();

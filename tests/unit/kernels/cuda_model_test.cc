@@ -247,6 +247,20 @@ TEST_F(CudaModelTest, RefusesWithoutChangingAnything) {
   EXPECT_EQ((*seq)->position, 3);
 }
 
+// The memory plan: the workspace for a step's rows is reserved at once, and a state budget the
+// device cannot hold beside it is refused with the figures.
+TEST_F(CudaModelTest, ReservesTheWorkspaceAndChecksTheStateBudget) {
+  auto model = Cuda(TinyDir());
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->Reserve(512, 512, uint64_t{64} << 20), absl::OkStatus());
+  const absl::Status s = model->Reserve(512, 512, uint64_t{1} << 50);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_NE(s.message().find("engine.state_memory_mb"), std::string::npos) << s;
+  // Steps within the plan still run.
+  const std::vector<float> logits = Whole(*model, Prompt());
+  EXPECT_EQ(logits.size(), Prompt().size() * kVocab);
+}
+
 // The same seed gives the same weights, so the same logits; they are finite.
 TEST_F(CudaModelTest, SynthesizedOnTheDeviceIsFiniteAndRepeatable) {
   const engine::ModelConfig config = *engine::PresetConfig("tiny");
