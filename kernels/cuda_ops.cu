@@ -43,6 +43,36 @@ __device__ float BlockSum(float v) {
 
 __device__ __forceinline__ float Silu(float v) { return v / (1.0f + expf(-v)); }
 
+// The block's largest (*v, *idx) pair, ties to the lower index, left in thread 0's *v and *idx
+// (blockDim.x a multiple of 32). Every thread must call it; it ends with a barrier.
+__device__ void BlockArgMax(float* v, int* idx) {
+  __shared__ float best_value[kWarp];
+  __shared__ int best_index[kWarp];
+  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
+  for (int o = kWarp / 2; o > 0; o /= 2) {
+    const float ov = __shfl_xor_sync(0xffffffffu, *v, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, *idx, o);
+    if (ov > *v || (ov == *v && oi < *idx)) {
+      *v = ov;
+      *idx = oi;
+    }
+  }
+  if (lane == 0) {
+    best_value[warp] = *v;
+    best_index[warp] = *idx;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < static_cast<int>(blockDim.x / kWarp); ++w) {
+      if (best_value[w] > *v || (best_value[w] == *v && best_index[w] < *idx)) {
+        *v = best_value[w];
+        *idx = best_index[w];
+      }
+    }
+  }
+  __syncthreads();
+}
+
 __device__ __forceinline__ float Bf(Bf16 bits) {
   return __uint_as_float(static_cast<uint32_t>(bits) << 16);
 }
@@ -303,10 +333,7 @@ __global__ void MoeRouteKernel(const float* logits, const float* bias, int E, in
   extern __shared__ float shared[];
   float* score = shared;       // [E]
   float* select = shared + E;  // [E]
-  __shared__ float best_value[kWarp];
-  __shared__ int best_index[kWarp];
   const int j = blockIdx.x, e = threadIdx.x;
-  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   if (e < E) {
     score[e] = 1.0f / (1.0f + expf(-logits[static_cast<int64_t>(j) * E + e]));
     select[e] = score[e] + bias[e];
@@ -314,31 +341,10 @@ __global__ void MoeRouteKernel(const float* logits, const float* bias, int E, in
   __syncthreads();
   float total = 0;
   for (int s = 0; s < k; ++s) {
-    // Arg max of select over the block, ties to the lower index.
-    float v = e < E ? select[e] : -INFINITY;
-    int idx = e < E ? e : INT_MAX;
-    for (int o = kWarp / 2; o > 0; o /= 2) {
-      const float ov = __shfl_xor_sync(0xffffffffu, v, o);
-      const int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-      if (ov > v || (ov == v && oi < idx)) {
-        v = ov;
-        idx = oi;
-      }
-    }
-    if (lane == 0) {
-      best_value[warp] = v;
-      best_index[warp] = idx;
-    }
-    __syncthreads();
+    float bv = e < E ? select[e] : -INFINITY;
+    int bi = e < E ? e : INT_MAX;
+    BlockArgMax(&bv, &bi);
     if (threadIdx.x == 0) {
-      float bv = best_value[0];
-      int bi = best_index[0];
-      for (int w = 1; w < static_cast<int>(blockDim.x / kWarp); ++w) {
-        if (best_value[w] > bv || (best_value[w] == bv && best_index[w] < bi)) {
-          bv = best_value[w];
-          bi = best_index[w];
-        }
-      }
       chosen[j * k + s] = bi;
       weight[j * k + s] = score[bi];
       total += score[bi];
@@ -397,10 +403,7 @@ __global__ void FillRandomBf16Kernel(Bf16* out, int64_t count, uint64_t seed, fl
 // ---- Sampling ----
 
 __global__ void ArgMaxKernel(const float* logits, int V, int32_t* ids) {
-  __shared__ float best_value[kWarp];
-  __shared__ int best_index[kWarp];
   const int j = blockIdx.x;
-  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   const float* row = logits + static_cast<int64_t>(j) * V;
   float v = -INFINITY;
   int idx = INT_MAX;
@@ -410,27 +413,8 @@ __global__ void ArgMaxKernel(const float* logits, int V, int32_t* ids) {
       idx = i;
     }
   }
-  for (int o = kWarp / 2; o > 0; o /= 2) {
-    const float ov = __shfl_xor_sync(0xffffffffu, v, o);
-    const int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-    if (ov > v || (ov == v && oi < idx)) {
-      v = ov;
-      idx = oi;
-    }
-  }
-  if (lane == 0) {
-    best_value[warp] = v;
-    best_index[warp] = idx;
-  }
-  __syncthreads();
-  if (threadIdx.x != 0) return;
-  for (int w = 1; w < static_cast<int>(blockDim.x / kWarp); ++w) {
-    if (best_value[w] > v || (best_value[w] == v && best_index[w] < idx)) {
-      v = best_value[w];
-      idx = best_index[w];
-    }
-  }
-  ids[j] = idx == INT_MAX ? 0 : idx;
+  BlockArgMax(&v, &idx);
+  if (threadIdx.x == 0) ids[j] = idx == INT_MAX ? 0 : idx;
 }
 
 absl::Status BlasError(cublasStatus_t s, const char* what) {
