@@ -12,14 +12,13 @@
 namespace airlock::engine {
 namespace {
 
-inline float Elem(const Tensor& t, size_t i) { return ElementAsFloat(t, i); }
-
 // y[r] = sum_c W[offset + r][c] x[c] for r < rows (W row-major with `cols` columns).
 void MatVec(const Tensor& w, size_t offset, size_t rows, size_t cols, const float* x, float* y) {
   for (size_t r = 0; r < rows; ++r) {
     const size_t base = (offset + r) * cols;
     double acc = 0;
-    for (size_t c = 0; c < cols; ++c) acc += static_cast<double>(Elem(w, base + c)) * x[c];
+    for (size_t c = 0; c < cols; ++c)
+      acc += static_cast<double>(ElementAsFloat(w, base + c)) * x[c];
     y[r] = static_cast<float>(acc);
   }
 }
@@ -28,7 +27,7 @@ void RmsNorm(const float* x, const Tensor& w, size_t n, double eps, float* out) 
   double ss = 0;
   for (size_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
   const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
-  for (size_t i = 0; i < n; ++i) out[i] = Elem(w, i) * (x[i] * scale);
+  for (size_t i = 0; i < n; ++i) out[i] = ElementAsFloat(w, i) * (x[i] * scale);
 }
 
 inline float Silu(float v) { return v / (1.0f + std::exp(-v)); }
@@ -281,10 +280,10 @@ void Model::Mamba(size_t i, std::span<SequenceState* const> rows, const float* z
       for (size_t j = 0; j < n; ++j) {
         const float xbc = zxbcdt[j * in_dim + d_inner + ch];
         float* kept = rows[j]->conv[i].data() + ch * (K - 1);
-        double acc = w.conv1d_bias != nullptr ? Elem(*w.conv1d_bias, ch) : 0.0f;
+        double acc = w.conv1d_bias != nullptr ? ElementAsFloat(*w.conv1d_bias, ch) : 0.0f;
         for (size_t k = 0; k + 1 < K; ++k)
-          acc += static_cast<double>(Elem(*w.conv1d_weight, ch * K + k)) * kept[k];
-        acc += static_cast<double>(Elem(*w.conv1d_weight, ch * K + K - 1)) * xbc;
+          acc += static_cast<double>(ElementAsFloat(*w.conv1d_weight, ch * K + k)) * kept[k];
+        acc += static_cast<double>(ElementAsFloat(*w.conv1d_weight, ch * K + K - 1)) * xbc;
         if (K > 1) {
           std::memmove(kept, kept + 1, (K - 2) * sizeof(float));
           kept[K - 2] = xbc;
@@ -298,7 +297,8 @@ void Model::Mamba(size_t i, std::span<SequenceState* const> rows, const float* z
   std::vector<float> dts(n * heads);
   for (size_t j = 0; j < n; ++j) {
     for (size_t h = 0; h < heads; ++h) {
-      const float dt = Softplus(zxbcdt[j * in_dim + d_inner + conv_dim + h] + Elem(*w.dt_bias, h));
+      const float dt =
+          Softplus(zxbcdt[j * in_dim + d_inner + conv_dim + h] + ElementAsFloat(*w.dt_bias, h));
       dts[j * heads + h] =
           static_cast<float>(std::clamp<double>(dt, c.time_step_limit_min, c.time_step_limit_max));
     }
@@ -311,8 +311,8 @@ void Model::Mamba(size_t i, std::span<SequenceState* const> rows, const float* z
       cb_group = G;
       for (size_t h = begin; h < end; ++h) {
         const size_t g = h / (heads / G);
-        const float A = -std::exp(Elem(*w.a_log, h));
-        const float D = Elem(*w.d, h);
+        const float A = -std::exp(ElementAsFloat(*w.a_log, h));
+        const float D = ElementAsFloat(*w.d, h);
         float* S = rows[piece.begin]->ssm[i].data() + h * P * N;  // [P][N]
         if (piece.length > 1) {
           if (g != cb_group) {
@@ -364,7 +364,7 @@ void Model::Mamba(size_t i, std::span<SequenceState* const> rows, const float* z
         const float scale =
             static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(group) + c.norm_eps));
         for (size_t k = 0; k < group; ++k) {
-          yj[g * group + k] = Elem(*w.norm, g * group + k) * (yj[g * group + k] * scale);
+          yj[g * group + k] = ElementAsFloat(*w.norm, g * group + k) * (yj[g * group + k] * scale);
         }
       }
     }
@@ -439,7 +439,7 @@ void Model::Moe(const MoeWeights& w, const float* x, size_t n, float* out) const
   for (size_t j = 0; j < n; ++j) {
     for (size_t e = 0; e < E; ++e) {
       score[e] = 1.0f / (1.0f + std::exp(-logits[j * E + e]));
-      select[e] = score[e] + Elem(*w.score_bias, e);
+      select[e] = score[e] + ElementAsFloat(*w.score_bias, e);
     }
     std::iota(order.begin(), order.end(), 0);
     std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
@@ -538,7 +538,7 @@ absl::StatusOr<std::vector<float>> Model::Step(std::span<const StepItem> items) 
       const size_t at = h.size();
       h.resize(at + H);
       const size_t row = static_cast<size_t>(item.tokens[t]) * H;
-      for (size_t d = 0; d < H; ++d) h[at + d] = Elem(*weights_.embeddings, row + d);
+      for (size_t d = 0; d < H; ++d) h[at + d] = ElementAsFloat(*weights_.embeddings, row + d);
     }
   }
   const size_t n = rows.size();

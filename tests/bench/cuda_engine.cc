@@ -33,26 +33,21 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 // The bytes one decode step of `batch` sequences at `context` tokens must move: every weight
 // the step reads once (the experts the batch's tokens choose: with uniform routing, E (1 - (1 -
-// k/E)^batch) per layer), plus per sequence its state read and written and its KV cache read.
+// k/E)^batch) per layer), plus per sequence its Mamba state read and written and its KV cache
+// read (engine::StateBytes: the fixed part, and what `context` tokens add).
 double StepBytes(const ModelConfig& c, int batch, int64_t context) {
   const double H = static_cast<double>(c.hidden_size), bf = 2, f = 4;
   double weights = static_cast<double>(c.vocab_size) * H * bf;  // lm_head
-  double state = 0;
   for (BlockType t : c.layers) {
     switch (t) {
       case BlockType::kMamba:
         weights +=
             (static_cast<double>(c.in_proj_dim()) + static_cast<double>(c.d_inner())) * H * bf;
-        state += 2 *
-                 static_cast<double>(c.d_inner() * c.ssm_state_size +
-                                     c.conv_dim() * (c.conv_kernel - 1)) *
-                 f;
         break;
       case BlockType::kAttention: {
         const double q = static_cast<double>(c.num_attention_heads * c.head_dim);
         const double kv = static_cast<double>(c.num_key_value_heads * c.head_dim);
         weights += (2 * q + 2 * kv) * H * bf;
-        state += 2 * kv * f * static_cast<double>(context);
         break;
       }
       case BlockType::kMoe: {
@@ -68,7 +63,9 @@ double StepBytes(const ModelConfig& c, int batch, int64_t context) {
         break;
     }
   }
-  return weights + batch * state;
+  const auto mamba = static_cast<double>(airlock::engine::StateBytes(c, 0));
+  const double kv = static_cast<double>(airlock::engine::StateBytes(c, context)) - mamba;
+  return weights + batch * (2 * mamba + kv);
 }
 
 std::vector<int32_t> Tokens(int64_t n, int64_t vocab, int64_t salt) {
