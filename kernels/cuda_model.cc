@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <tuple>
 
@@ -67,8 +68,22 @@ struct AttentionOnDevice {
 struct MoeOnDevice {
   DeviceBuffer gate, score_bias;        // FP32
   std::vector<DeviceBuffer> up, down;   // BF16, per expert
+  DeviceBuffer up_table, down_table;    // the experts' addresses, for ExpertsUp / ExpertsDown
   DeviceBuffer shared_up, shared_down;  // BF16; empty without a shared expert
 };
+
+// Fills e's address tables from its experts.
+absl::Status UploadTables(MoeOnDevice* e) {
+  for (auto [experts, table] : {std::pair{&e->up, &e->up_table}, {&e->down, &e->down_table}}) {
+    std::vector<const Bf16*> addresses;
+    for (const DeviceBuffer& b : *experts) addresses.push_back(b.as<Bf16>());
+    const size_t bytes = addresses.size() * sizeof(const Bf16*);
+    if (absl::Status s = DeviceBuffer::Allocate(bytes, "the experts' addresses", table); !s.ok())
+      return s;
+    if (absl::Status s = CopyToDevice(table->data(), addresses.data(), bytes); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
 struct MlpOnDevice {
   DeviceBuffer up, down;  // BF16
 };
@@ -125,6 +140,7 @@ absl::Status Upload(const ModelConfig& c, const engine::LayerWeights& w, LayerOn
           s.push_back(UploadBf16(*w.moe.down[x], &e.down[x]));
         }
       }
+      if (s.back().ok()) s.push_back(UploadTables(&e));
       if (w.moe.shared_up != nullptr) {
         s.push_back(UploadBf16(*w.moe.shared_up, &e.shared_up));
         s.push_back(UploadBf16(*w.moe.shared_down, &e.shared_down));
@@ -145,7 +161,15 @@ absl::Status Upload(const ModelConfig& c, const engine::LayerWeights& w, LayerOn
 // ---- Sequences ----
 
 // One device allocation of StateBytes(capacity), zeroed, carved per layer.
+// It must not outlive its backend (its memory is the backend's device's, freed under its lock).
 struct CudaSequence : engine::Sequence {
+  // Frees the memory under the backend's step lock (no cudaFree while a step is captured).
+  ~CudaSequence() override {
+    if (device_mu == nullptr) return;
+    std::lock_guard<std::mutex> lock(*device_mu);
+    memory = DeviceBuffer();
+  }
+  std::mutex* device_mu = nullptr;
   int64_t capacity = 0;
   DeviceBuffer memory;
   std::vector<float*> conv, ssm, keys, values;  // per layer; null where the layer keeps none
@@ -189,6 +213,7 @@ class Workspace {
     return base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + at);
   }
   size_t used() const { return used_; }
+  const char* base() const { return base_; }
   // Makes room for what the last plan took; pointers from it are void when this reallocates,
   // so plan twice: once to size, once to use.
   absl::Status Reserve(size_t bytes) {
@@ -212,6 +237,7 @@ class CudaModel final : public engine::Backend {
                                                                      const CudaOptions& options);
   ~CudaModel() override {
     cudaSetDevice(device_);
+    DropGraphs();
     DestroyBlas(blas_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
@@ -254,16 +280,45 @@ class CudaModel final : public engine::Backend {
   absl::Status Layer(size_t i, size_t n, const Scratch& s, float* const* p0, float* const* p1,
                      const int32_t* pos, const int32_t* seen) const;
   absl::Status Moe(const MoeOnDevice& w, size_t n, const Scratch& s) const;
+  absl::Status DeviceExperts(const MoeOnDevice& w, size_t n, const Scratch& s) const;
+  absl::Status GroupedExperts(const MoeOnDevice& w, size_t n, const Scratch& s) const;
+  // Whether a step of n rows runs its routed experts on the device alone (DeviceExperts): up to
+  // kDeviceMoeRows rows, where reading each (row, choice)'s expert apart costs little more than
+  // grouping (8 rows choosing 6 of 128 experts: 48 reads for about 41 distinct experts), and
+  // the step needs no synchronisation, so that it can be a CUDA graph.
+  bool DeviceMoe(size_t n) const {
+    return n <= kDeviceMoeRows && config_.hidden_size <= kMaxExpertGemvWidth &&
+           config_.moe_intermediate_size <= kMaxExpertGemvWidth;
+  }
+  static constexpr size_t kDeviceMoeRows = 8;
+  // The step's work on the stream, from the ids in the workspace to the logits: the layers, and
+  // the hidden states items ask for (read back as they pass; none when items is empty).
+  absl::Status Forward(size_t n, size_t m, const Scratch& s,
+                       std::span<const engine::StepItem> items,
+                       const std::vector<int32_t>& first_row) const;
+  // Forward for n rows and m logit rows as a CUDA graph, captured at the first step of that
+  // shape and replayed after: one launch instead of hundreds. Graphs hold the workspace's
+  // addresses and the weights'; what changes from step to step (ids, positions, state
+  // pointers) is read from the workspace, written before the launch.
+  absl::Status LaunchGraph(size_t n, size_t m, const Scratch& s) const;
+  void DropGraphs() const;
 
   ModelConfig config_;
   int device_ = 0;
   std::string description_;
   cudaStream_t stream_ = nullptr;
   BlasHandle blas_ = nullptr;
+  // cuBLAS's scratch, given to it so that it allocates none while a step is captured.
+  static constexpr size_t kBlasWorkspace = size_t{32} << 20;
+  DeviceBuffer blas_workspace_;
   DeviceBuffer embeddings_, norm_f_, lm_head_;
   std::vector<LayerOnDevice> layers_;
-  mutable std::mutex step_mu_;  // one step at a time: the stream and workspace are shared
+  bool use_graphs_ = true;
+  // One step at a time: the stream, the workspace and the graphs are shared. StartSequence and
+  // Fork take it too, so that no other work touches the device while a step is captured.
+  mutable std::mutex step_mu_;
   mutable Workspace workspace_;
+  mutable std::map<std::pair<size_t, size_t>, cudaGraphExec_t> graphs_;  // by (rows, logit rows)
   mutable std::mutex fault_mu_;
   mutable absl::Status fault_;  // the first device error (INTERNAL); OK before any
 };
@@ -298,13 +353,25 @@ absl::StatusOr<std::unique_ptr<CudaModel>> CudaModel::Create(ModelConfig config,
   cudaGetDeviceProperties(&prop, options.device);
   m->description_ = Cat("cuda: ", prop.name, ", sm_", prop.major, prop.minor, ", ",
                         prop.totalGlobalMem >> 30, " GiB");
-  // A blocking stream: the work that StartSequence, Fork and the weight uploads queue on the
-  // default stream is ordered before the steps' work on this one.
-  if (cudaStreamCreate(&m->stream_) != cudaSuccess) {
+  // A stream that does not wait for the default one (a capture on it would fail if another
+  // thread's work on the default stream joined it): the weight uploads end with a device-wide
+  // synchronisation, and StartSequence and Fork work on this stream.
+  if (cudaStreamCreateWithFlags(&m->stream_, cudaStreamNonBlocking) != cudaSuccess) {
     return CudaCheck("creating a stream");
   }
   if (absl::Status s = CreateBlas(&m->blas_, m->stream_); !s.ok()) return s;
+  if (absl::Status s =
+          DeviceBuffer::Allocate(kBlasWorkspace, "cuBLAS's workspace", &m->blas_workspace_);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          SetBlasWorkspace(m->blas_, m->blas_workspace_.data(), m->blas_workspace_.bytes());
+      !s.ok()) {
+    return s;
+  }
   m->layers_.resize(m->config_.layers.size());
+  m->use_graphs_ = options.graphs;
   return m;
 }
 
@@ -327,6 +394,8 @@ absl::StatusOr<std::unique_ptr<engine::Backend>> CudaModel::Load(const std::stri
       return s;
     }
   }
+  // Pageable copies may still be in flight on the default stream when they return.
+  if (absl::Status s = Synchronize(nullptr, "uploading the weights"); !s.ok()) return s;
   return std::unique_ptr<engine::Backend>(*std::move(m));
 }
 
@@ -409,6 +478,7 @@ absl::StatusOr<std::unique_ptr<engine::Backend>> CudaModel::Synthesize(ModelConf
           s.push_back(matrix(&w.up[e], I, H));
           s.push_back(matrix(&w.down[e], H, I));
         }
+        if (s.back().ok()) s.push_back(UploadTables(&w));
         if (c.n_shared_experts > 0) {
           s.push_back(matrix(&w.shared_up, c.moe_shared_expert_intermediate_size, H));
           s.push_back(matrix(&w.shared_down, H, c.moe_shared_expert_intermediate_size));
@@ -425,20 +495,26 @@ absl::StatusOr<std::unique_ptr<engine::Backend>> CudaModel::Synthesize(ModelConf
     if (!x.ok()) return x;
   }
   if (absl::Status st = Synchronize(m.stream_, "synthesizing weights"); !st.ok()) return st;
+  if (absl::Status st = Synchronize(nullptr, "uploading the experts' addresses"); !st.ok())
+    return st;
   return std::unique_ptr<engine::Backend>(*std::move(made));
 }
 
 absl::StatusOr<std::unique_ptr<engine::Sequence>> CudaModel::StartSequence(int64_t tokens) const {
-  cudaSetDevice(device_);
-  auto s = std::make_unique<CudaSequence>();
+  auto s = std::make_unique<CudaSequence>();  // before the lock: freed after it on failure
   s->capacity = std::max<int64_t>(0, tokens);
-  if (absl::Status st = DeviceBuffer::Allocate(
-          SequenceBytes(s->capacity), Cat("a sequence of ", s->capacity, " tokens"), &s->memory);
-      !st.ok()) {
-    return st;
+  {
+    std::lock_guard<std::mutex> lock(step_mu_);
+    cudaSetDevice(device_);
+    if (absl::Status st = DeviceBuffer::Allocate(
+            SequenceBytes(s->capacity), Cat("a sequence of ", s->capacity, " tokens"), &s->memory);
+        !st.ok()) {
+      return st;
+    }
+    cudaMemsetAsync(s->memory.data(), 0, s->memory.bytes(), stream_);
+    if (absl::Status st = Synchronize(stream_, "clearing a sequence's state"); !st.ok()) return st;
   }
-  cudaMemset(s->memory.data(), 0, s->memory.bytes());
-  if (absl::Status st = CudaCheck("clearing a sequence's state"); !st.ok()) return st;
+  s->device_mu = &step_mu_;
   Carve(config_, s.get());
   return s;
 }
@@ -449,8 +525,16 @@ absl::StatusOr<std::unique_ptr<engine::Sequence>> CudaModel::Fork(
   auto s = StartSequence(from.capacity);
   if (!s.ok()) return s.status();
   auto* to = static_cast<CudaSequence*>(s->get());
-  cudaMemcpy(to->memory.data(), from.memory.data(), from.memory.bytes(), cudaMemcpyDeviceToDevice);
-  if (absl::Status st = CudaCheck("copying a sequence's state"); !st.ok()) return st;
+  {
+    std::lock_guard<std::mutex> lock(step_mu_);
+    cudaSetDevice(device_);
+    if (absl::Status st =
+            CopyOnDevice(to->memory.data(), from.memory.data(), from.memory.bytes(), stream_);
+        !st.ok()) {
+      return st;
+    }
+    if (absl::Status st = Synchronize(stream_, "copying a sequence's state"); !st.ok()) return st;
+  }
   to->position = from.position;
   return s;
 }
@@ -512,7 +596,9 @@ absl::Status CudaModel::Reserve(size_t rows, size_t logit_rows, uint64_t state_b
   cudaSetDevice(device_);
   Plan(rows, logit_rows);
   const size_t workspace = workspace_.used();
+  const char* before = workspace_.base();
   if (absl::Status s = workspace_.Reserve(workspace); !s.ok()) return s;
+  if (workspace_.base() != before) DropGraphs();
   size_t free = 0, total = 0;
   if (absl::Status s = DeviceMemory(&free, &total); !s.ok()) return s;
   if (free < state_bytes) {
@@ -528,13 +614,52 @@ absl::Status CudaModel::Moe(const MoeOnDevice& w, size_t n, const Scratch& s) co
   const ModelConfig& c = config_;
   const int H = static_cast<int>(c.hidden_size), E = static_cast<int>(c.n_routed_experts);
   const int k = static_cast<int>(c.num_experts_per_tok);
-  const int I = static_cast<int>(c.moe_intermediate_size);
   const int rows = static_cast<int>(n);
   if (absl::Status st = GemmF32(blas_, w.gate.as<float>(), E, H, s.x, rows, s.router); !st.ok()) {
     return st;
   }
   MoeRoute(s.router, w.score_bias.as<float>(), rows, E, k, c.norm_topk_prob,
            static_cast<float>(c.routed_scaling_factor), s.chosen, s.weight, stream_);
+  if (absl::Status st = DeviceMoe(n) ? DeviceExperts(w, n, s) : GroupedExperts(w, n, s); !st.ok())
+    return st;
+  const float* shared = nullptr;
+  if (w.shared_up.data() != nullptr) {
+    const int SI = static_cast<int>(c.moe_shared_expert_intermediate_size);
+    ToBf16(s.x, s.xb, static_cast<int64_t>(n) * H, false, stream_);
+    if (absl::Status st = Gemm(blas_, w.shared_up.as<Bf16>(), SI, H, s.xb, rows, s.shared_mid);
+        !st.ok()) {
+      return st;
+    }
+    ToBf16(s.shared_mid, s.mid_b, static_cast<int64_t>(n) * SI, true, stream_);
+    if (absl::Status st = Gemm(blas_, w.shared_down.as<Bf16>(), H, SI, s.mid_b, rows, s.shared);
+        !st.ok()) {
+      return st;
+    }
+    shared = s.shared;
+  }
+  MoeCombine(s.expert_out, s.weight, shared, rows, k, H, s.mixed, stream_);
+  return CudaCheck("MoE");
+}
+
+// The routed experts on the device alone (small steps): one product per (row, choice).
+absl::Status CudaModel::DeviceExperts(const MoeOnDevice& w, size_t n, const Scratch& s) const {
+  const ModelConfig& c = config_;
+  const int H = static_cast<int>(c.hidden_size), I = static_cast<int>(c.moe_intermediate_size);
+  const int k = static_cast<int>(c.num_experts_per_tok);
+  const int pairs = static_cast<int>(n) * k;
+  ExpertsUp(w.up_table.as<const Bf16*>(), s.chosen, s.x, pairs, k, I, H, s.mid_b, stream_);
+  ExpertsDown(w.down_table.as<const Bf16*>(), s.chosen, s.mid_b, pairs, H, I, s.expert_out,
+              stream_);
+  return absl::OkStatus();
+}
+
+// The routed experts as one cuBLAS product per chosen expert over the rows that chose it,
+// grouped on the host (a synchronisation per layer).
+absl::Status CudaModel::GroupedExperts(const MoeOnDevice& w, size_t n, const Scratch& s) const {
+  const ModelConfig& c = config_;
+  const int H = static_cast<int>(c.hidden_size), E = static_cast<int>(c.n_routed_experts);
+  const int k = static_cast<int>(c.num_experts_per_tok);
+  const int I = static_cast<int>(c.moe_intermediate_size);
   // The experts' rows, grouped by expert on the host: slot j * k + r of row j.
   std::vector<int32_t> chosen(n * static_cast<size_t>(k));
   if (absl::Status st = CopyToHostAsync(chosen.data(), s.chosen, chosen.size() * 4, stream_);
@@ -582,23 +707,7 @@ absl::Status CudaModel::Moe(const MoeOnDevice& w, size_t n, const Scratch& s) co
     }
   }
   Scatter(s.res, s.slots, total, H, s.expert_out, stream_);
-  const float* shared = nullptr;
-  if (w.shared_up.data() != nullptr) {
-    const int SI = static_cast<int>(c.moe_shared_expert_intermediate_size);
-    ToBf16(s.x, s.xb, static_cast<int64_t>(n) * H, false, stream_);
-    if (absl::Status st = Gemm(blas_, w.shared_up.as<Bf16>(), SI, H, s.xb, rows, s.shared_mid);
-        !st.ok()) {
-      return st;
-    }
-    ToBf16(s.shared_mid, s.mid_b, static_cast<int64_t>(n) * SI, true, stream_);
-    if (absl::Status st = Gemm(blas_, w.shared_down.as<Bf16>(), H, SI, s.mid_b, rows, s.shared);
-        !st.ok()) {
-      return st;
-    }
-    shared = s.shared;
-  }
-  MoeCombine(s.expert_out, s.weight, shared, rows, k, H, s.mixed, stream_);
-  return CudaCheck("MoE");
+  return absl::OkStatus();
 }
 
 // Layer i's mixer from s.x (normed rows) into s.mixed. p0 / p1: the rows' conv and SSM states
@@ -693,7 +802,6 @@ absl::StatusOr<std::vector<float>> CudaModel::Run(std::span<const engine::StepIt
     }
   }
   const size_t layers = c.layers.size();
-  const auto H = static_cast<size_t>(c.hidden_size);
   const auto V = static_cast<size_t>(c.vocab_size);
   // The rows: ids, positions, and for each layer the rows' state pointers.
   std::vector<int32_t> ids, pos, logit_rows, first_row;
@@ -726,10 +834,16 @@ absl::StatusOr<std::vector<float>> CudaModel::Run(std::span<const engine::StepIt
     }
   }
 
+  const bool hidden = std::any_of(items.begin(), items.end(), [](const engine::StepItem& item) {
+    return item.hidden_sum != nullptr;
+  });
+
   std::lock_guard<std::mutex> lock(step_mu_);
   cudaSetDevice(device_);
   Plan(n, m);
+  const char* before = workspace_.base();
   if (absl::Status s = workspace_.Reserve(workspace_.used()); !s.ok()) return s;
+  if (workspace_.base() != before) DropGraphs();
   const Scratch s = Plan(n, m);
   if (absl::Status st = CopyToDeviceAsync(s.ints, ints.data(), ints.size() * 4, stream_);
       !st.ok()) {
@@ -740,6 +854,34 @@ absl::StatusOr<std::vector<float>> CudaModel::Run(std::span<const engine::StepIt
       !st.ok()) {
     return st;
   }
+  // A step reading hidden states back midway, or grouping experts on the host, runs eagerly.
+  const bool graph = use_graphs_ && !hidden && (!c.has(BlockType::kMoe) || DeviceMoe(n));
+  if (absl::Status st = graph ? LaunchGraph(n, m, s) : Forward(n, m, s, items, first_row);
+      !st.ok()) {
+    return st;
+  }
+  std::vector<float> logits(m * V);
+  if (m > 0) {
+    if (absl::Status st =
+            CopyToHostAsync(logits.data(), s.logits, logits.size() * sizeof(float), stream_);
+        !st.ok()) {
+      return st;
+    }
+  }
+  if (absl::Status st = Synchronize(stream_, "a forward step"); !st.ok()) return st;
+  for (const engine::StepItem& item : items) {
+    item.sequence->position += static_cast<int64_t>(item.tokens.size());
+  }
+  return logits;
+}
+
+absl::Status CudaModel::Forward(size_t n, size_t m, const Scratch& s,
+                                std::span<const engine::StepItem> items,
+                                const std::vector<int32_t>& first_row) const {
+  const ModelConfig& c = config_;
+  const size_t layers = c.layers.size();
+  const auto H = static_cast<size_t>(c.hidden_size);
+  const auto V = static_cast<size_t>(c.vocab_size);
   const int32_t* d_ids = s.ints;
   const int32_t* d_pos = s.ints + n;
   const int32_t* d_seen = s.ints + 2 * n;
@@ -772,28 +914,48 @@ absl::StatusOr<std::vector<float>> CudaModel::Run(std::span<const engine::StepIt
       }
     }
   }
-  std::vector<float> logits(m * V);
-  if (m > 0) {
-    Gather(s.h, d_logit_rows, static_cast<int>(m), static_cast<int>(H), s.normed, stream_);
-    RmsNorm(s.normed, norm_f_.as<float>(), static_cast<int>(m), static_cast<int>(H), eps, s.normed,
-            stream_);
-    ToBf16(s.normed, s.xb, static_cast<int64_t>(m * H), false, stream_);
-    if (absl::Status st = Gemm(blas_, lm_head_.as<Bf16>(), static_cast<int>(V), static_cast<int>(H),
-                               s.xb, static_cast<int>(m), s.logits);
-        !st.ok()) {
-      return st;
-    }
-    if (absl::Status st =
-            CopyToHostAsync(logits.data(), s.logits, logits.size() * sizeof(float), stream_);
-        !st.ok()) {
-      return st;
-    }
+  if (m == 0) return CudaCheck("a forward step");
+  Gather(s.h, d_logit_rows, static_cast<int>(m), static_cast<int>(H), s.normed, stream_);
+  RmsNorm(s.normed, norm_f_.as<float>(), static_cast<int>(m), static_cast<int>(H), eps, s.normed,
+          stream_);
+  ToBf16(s.normed, s.xb, static_cast<int64_t>(m * H), false, stream_);
+  if (absl::Status st = Gemm(blas_, lm_head_.as<Bf16>(), static_cast<int>(V), static_cast<int>(H),
+                             s.xb, static_cast<int>(m), s.logits);
+      !st.ok()) {
+    return st;
   }
-  if (absl::Status st = Synchronize(stream_, "a forward step"); !st.ok()) return st;
-  for (const engine::StepItem& item : items) {
-    item.sequence->position += static_cast<int64_t>(item.tokens.size());
+  return CudaCheck("a forward step");
+}
+
+absl::Status CudaModel::LaunchGraph(size_t n, size_t m, const Scratch& s) const {
+  auto it = graphs_.find({n, m});
+  if (it == graphs_.end()) {
+    // Thread-local capture: other threads (other backends on this device) may go on; this
+    // backend's own StartSequence, Fork and frees wait for step_mu_.
+    if (cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+      return CudaCheck("starting to capture a step as a CUDA graph");
+    }
+    const absl::Status forward = Forward(n, m, s, {}, {});
+    cudaGraph_t graph = nullptr;
+    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+    if (!forward.ok() || ended != cudaSuccess) {
+      if (graph != nullptr) cudaGraphDestroy(graph);
+      if (!forward.ok()) return forward;
+      return CudaCheck("capturing a step as a CUDA graph");
+    }
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    if (made != cudaSuccess) return CudaCheck("instantiating a step's CUDA graph");
+    it = graphs_.emplace(std::pair{n, m}, exec).first;
   }
-  return logits;
+  cudaGraphLaunch(it->second, stream_);
+  return CudaCheck("launching a step's CUDA graph");
+}
+
+void CudaModel::DropGraphs() const {
+  for (auto& [shape, exec] : graphs_) cudaGraphExecDestroy(exec);
+  graphs_.clear();
 }
 
 }  // namespace

@@ -7,15 +7,19 @@
 // router, FP32 norms, conv, SSM recurrence (FP32 state) and attention over an FP32 KV cache that
 // each sequence reserves whole when it starts (Backend::StartSequence), so a sequence never
 // grows on the device and one that would is refused (RESOURCE_EXHAUSTED) before anything
-// changes. MoE experts run only on the rows that chose them (gather, product, scatter).
+// changes. MoE experts run only on the rows that chose them: in steps of up to 8 rows one
+// product per (row, choice) with the choices read on the device (ExpertsUp / ExpertsDown), so
+// that such a step never waits for the host and is replayed as a CUDA graph captured at the
+// first step of its shape; in larger steps one cuBLAS product per chosen expert over its rows,
+// grouped on the host (gather, product, scatter).
 //
 // Against the CPU backend the logits agree up to the BF16 rounding of the products' inputs (the
 // gpu tests bound it); a prompt gives the same logits whole or split anywhere, up to cuBLAS's
 // choice of algorithm for the batch size (prefill_granule() is 1: the SSM runs the recurrence
 // for prompts too).
 //
-// Not yet here (issue #7): the chunked SSD scan for long prompts, CUDA graphs for the decode
-// step, fused kernels, a paged KV cache, sampling on the device in the runtime's loop.
+// Not yet here (issue #7): the chunked SSD scan for long prompts, fused kernels, a paged KV
+// cache, sampling on the device in the runtime's loop.
 //
 // Thread-safety: Step, StartSequence and Fork may be called from any thread; steps run one at a
 // time (one stream, one workspace).
@@ -38,6 +42,9 @@ absl::Status CudaAvailable();
 
 struct CudaOptions {
   int device = 0;  // the CUDA device index
+  // Replay steps of up to 8 rows (decode) as CUDA graphs, one per shape (rows, logit rows);
+  // false runs every step kernel by kernel (the tests compare the two).
+  bool graphs = true;
 };
 
 // Loads dir's config.json and weights (as engine::Model::Load does) onto the device.

@@ -384,6 +384,46 @@ __device__ __forceinline__ float Uniform(uint64_t seed, int64_t i, float lo, flo
   return lo + (hi - lo) * static_cast<float>(z >> 40) * (1.0f / 16777216.0f);
 }
 
+// Block per (8 output rows, pair); warp per output row. The pair's input row goes to shared
+// memory as BF16-rounded floats; the weights stream through in 16-byte loads when cols % 8 == 0.
+__device__ __forceinline__ float AsBf16Value(float v) { return Bf(ToBf(v)); }
+__device__ __forceinline__ float AsBf16Value(Bf16 v) { return Bf(v); }
+__device__ __forceinline__ void StoreExpertRow(Bf16* out, int64_t i, float v) {
+  out[i] = ToBf(v > 0 ? v * v : 0.0f);  // relu^2, rounded for the next product
+}
+__device__ __forceinline__ void StoreExpertRow(float* out, int64_t i, float v) { out[i] = v; }
+
+template <typename In, typename Out>
+__global__ void ExpertGemvKernel(const Bf16* const* weights, const int32_t* chosen, const In* x,
+                                 int divisor, int rows, int cols, Out* out) {
+  extern __shared__ float xs[];
+  const int p = blockIdx.y;
+  const In* xr = x + static_cast<int64_t>(p / divisor) * cols;
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) xs[c] = AsBf16Value(xr[c]);
+  __syncthreads();
+  const int lane = threadIdx.x % kWarp;
+  const int r = blockIdx.x * (blockDim.x / kWarp) + threadIdx.x / kWarp;
+  if (r >= rows) return;
+  const Bf16* w = weights[chosen[p]] + static_cast<int64_t>(r) * cols;
+  float acc = 0;
+  if (cols % 8 == 0) {
+    const uint4* w8 = reinterpret_cast<const uint4*>(w);
+    const float4* x4 = reinterpret_cast<const float4*>(xs);
+    for (int i = lane; i < cols / 8; i += kWarp) {
+      const uint4 q = w8[i];
+      const float4 a = x4[2 * i], b = x4[2 * i + 1];
+      acc += Bf(static_cast<Bf16>(q.x)) * a.x + Bf(static_cast<Bf16>(q.x >> 16)) * a.y +
+             Bf(static_cast<Bf16>(q.y)) * a.z + Bf(static_cast<Bf16>(q.y >> 16)) * a.w +
+             Bf(static_cast<Bf16>(q.z)) * b.x + Bf(static_cast<Bf16>(q.z >> 16)) * b.y +
+             Bf(static_cast<Bf16>(q.w)) * b.z + Bf(static_cast<Bf16>(q.w >> 16)) * b.w;
+    }
+  } else {
+    for (int c = lane; c < cols; c += kWarp) acc += Bf(w[c]) * xs[c];
+  }
+  acc = WarpSum(acc);
+  if (lane == 0) StoreExpertRow(out, static_cast<int64_t>(p) * rows + r, acc);
+}
+
 __global__ void FillRandomKernel(float* out, int64_t count, uint64_t seed, float lo, float hi,
                                  Fill fill) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
@@ -504,6 +544,10 @@ absl::Status CreateBlas(BlasHandle* out, Stream stream) {
   return BlasError(cublasSetStream(*out, stream), "setting the handle's stream");
 }
 
+absl::Status SetBlasWorkspace(BlasHandle blas, void* workspace, size_t bytes) {
+  return BlasError(cublasSetWorkspace(blas, workspace, bytes), "setting the handle's workspace");
+}
+
 void DestroyBlas(BlasHandle blas) {
   if (blas != nullptr) cublasDestroy(blas);
 }
@@ -614,6 +658,22 @@ void MoeRoute(const float* logits, const float* bias, int n, int E, int k, bool 
 void MoeCombine(const float* expert_out, const float* weight, const float* shared, int n, int k,
                 int H, float* out, Stream stream) {
   if (n > 0) MoeCombineKernel<<<n, kRowThreads, 0, stream>>>(expert_out, weight, shared, k, H, out);
+}
+
+void ExpertsUp(const Bf16* const* up, const int32_t* chosen, const float* x, int pairs, int k,
+               int I, int H, Bf16* mid, Stream stream) {
+  if (pairs <= 0) return;
+  const int warps = kRowThreads / kWarp;
+  ExpertGemvKernel<<<dim3(Blocks(I, warps), pairs), kRowThreads, H * sizeof(float), stream>>>(
+      up, chosen, x, k, I, H, mid);
+}
+
+void ExpertsDown(const Bf16* const* down, const int32_t* chosen, const Bf16* mid, int pairs, int H,
+                 int I, float* out, Stream stream) {
+  if (pairs <= 0) return;
+  const int warps = kRowThreads / kWarp;
+  ExpertGemvKernel<<<dim3(Blocks(H, warps), pairs), kRowThreads, I * sizeof(float), stream>>>(
+      down, chosen, mid, 1, H, I, out);
 }
 
 void FillRandom(float* out, int64_t count, uint64_t seed, float lo, float hi, Fill fill,

@@ -72,6 +72,9 @@ absl::Status Synchronize(Stream stream, std::string_view what);
 // A cuBLAS handle whose work goes on `stream`; DestroyBlas releases it.
 absl::Status CreateBlas(BlasHandle* out, Stream stream = nullptr);
 void DestroyBlas(BlasHandle blas);
+// Gives cuBLAS `bytes` of device scratch at `workspace` (kept alive by the caller while the
+// handle lives), so that it allocates none while a stream is captured as a CUDA graph.
+absl::Status SetBlasWorkspace(BlasHandle blas, void* workspace, size_t bytes);
 
 // Y = X W^T: y[j][r] = sum_c w[r][c] x[j][c]; W [rows][cols] BF16, X [n][cols] BF16, Y [n][rows]
 // FP32; FP32 accumulation.
@@ -141,6 +144,19 @@ void MoeRoute(const float* logits, const float* bias, int n, int E, int k, bool 
 // out[j] = sum_s weight[j][s] expert_out[j * k + s] (+ shared[j] when not null), H wide.
 void MoeCombine(const float* expert_out, const float* weight, const float* shared, int n, int k,
                 int H, float* out, Stream stream);
+
+// The routed experts of a small batch without leaving the device (what a decode step, and so a
+// CUDA graph, needs: the grouped products above need the choices on the host). Pair p < pairs is
+// row p / k's (p % k)-th choice, expert chosen[p]; up and down are device arrays of the experts'
+// weights ([I][H] and [H][I] BF16). ExpertsUp: mid[p] = bf16(relu(W_up x)^2) with x = bf16(row
+// p / k of x [n][H]), [pairs][I]; ExpertsDown: out[p] = W_down mid[p], [pairs][H] FP32 (the
+// layout MoeCombine reads). FP32 accumulation, as the grouped products; H and I at most
+// kMaxExpertGemvWidth (the input row sits in shared memory).
+constexpr int kMaxExpertGemvWidth = 12288;
+void ExpertsUp(const Bf16* const* up, const int32_t* chosen, const float* x, int pairs, int k,
+               int I, int H, Bf16* mid, Stream stream);
+void ExpertsDown(const Bf16* const* down, const int32_t* chosen, const Bf16* mid, int pairs, int H,
+                 int I, float* out, Stream stream);
 
 // ---- Synthetic weights (benchmarks at the real shape without a checkpoint) ----
 

@@ -3,7 +3,9 @@
 // figure next to its memory roofline (the bytes a step must read ÷ the measured device
 // bandwidth). Without a CUDA device (or a CUDA build) it says why and exits 0.
 //
-//   bench_cuda_engine [--preset nano|bench|tiny] [--steps 32] [--batch-context 256]
+//   bench_cuda_engine [--preset nano|bench|tiny] [--steps 32] [--batch-context 256] [--graphs 1]
+//
+// --graphs 0 runs every step kernel by kernel (no CUDA graphs), to see what the graphs save.
 //
 // Rows: batch-1 decode at 1k and 16k tokens of context; decode throughput at batch 8, 32 and
 // 128 (each sequence --batch-context tokens in); prefill of a 2k-token prompt (tokens/s, and
@@ -135,6 +137,7 @@ int main(int argc, char** argv) {
   std::string preset = "nano";
   int steps = 32;
   int64_t batch_context = 256;
+  bool graphs = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--preset"))
       preset = argv[i + 1];
@@ -142,6 +145,8 @@ int main(int argc, char** argv) {
       steps = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--batch-context"))
       batch_context = std::atoll(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--graphs"))
+      graphs = std::atoi(argv[i + 1]) != 0;
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -164,15 +169,16 @@ int main(int argc, char** argv) {
   size_t free_before = 0, total = 0, free_after = 0;
   (void)airlock::kernels::DeviceMemory(&free_before, &total);
   const Clock::time_point made = Clock::now();
-  auto model = airlock::kernels::SynthesizeCudaModel(*config, 1);
+  auto model = airlock::kernels::SynthesizeCudaModel(*config, 1, {.graphs = graphs});
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", std::string(model.status().message()).c_str());
     return 1;
   }
   (void)airlock::kernels::DeviceMemory(&free_after, &total);
   const airlock::engine::Backend& m = **model;
-  std::printf("%s, preset %s (%s), weights made on the device in %.1f s\n", m.Describe().c_str(),
-              preset.c_str(), config->pattern().c_str(), Seconds(Clock::now() - made));
+  std::printf("%s, preset %s (%s), CUDA graphs %s, weights made on the device in %.1f s\n",
+              m.Describe().c_str(), preset.c_str(), config->pattern().c_str(),
+              graphs ? "on" : "off", Seconds(Clock::now() - made));
   std::printf("measured device bandwidth: %.0f GB/s; weights: %.2f GB of %.1f GB\n\n",
               bandwidth / 1e9, static_cast<double>(free_before - free_after) / 1e9,
               static_cast<double>(total) / 1e9);

@@ -200,6 +200,52 @@ TEST_F(CudaModelTest, BatchedEqualsUnbatched) {
             kSameMathNmse);
 }
 
+// Steps of up to 8 rows replay a CUDA graph per shape (captured at its first step); they
+// compute what the same steps run kernel by kernel do, at the first step of a shape (capture)
+// and after (replay), for one sequence and for a batch, and a sequence started or forked
+// between replays does not disturb them.
+TEST_F(CudaModelTest, GraphedStepsEqualEagerOnes) {
+  const std::string dir = TinyDir();
+  auto graphed = LoadCudaModel(dir);
+  auto eager = LoadCudaModel(dir, CudaOptions{.graphs = false});
+  ASSERT_TRUE(graphed.ok() && eager.ok());
+  const std::vector<int32_t> ids = Prompt();
+  struct Pair {
+    std::unique_ptr<engine::Sequence> g, e;
+  };
+  const auto start = [&] {
+    Pair p{*(*graphed)->StartSequence(64), *(*eager)->StartSequence(64)};
+    return p;
+  };
+  // Steps `count` tokens of each pair (from ids at `at`) together on both models.
+  const auto step = [&](std::vector<Pair*> pairs, size_t at, size_t count) {
+    std::vector<StepItem> gi, ei;
+    for (Pair* p : pairs) {
+      gi.push_back({p->g.get(), std::span(ids).subspan(at, count), Logits::kAll});
+      ei.push_back({p->e.get(), std::span(ids).subspan(at, count), Logits::kAll});
+    }
+    auto g = (*graphed)->Step(gi);
+    auto e = (*eager)->Step(ei);
+    ASSERT_TRUE(g.ok()) << g.status();
+    ASSERT_TRUE(e.ok()) << e.status();
+    ASSERT_EQ(g->size(), pairs.size() * count * kVocab);
+    EXPECT_LT(Nmse(*g, *e), kSameMathNmse) << "at " << at << ", " << pairs.size() << " x " << count;
+  };
+  Pair a = start(), b = start();
+  step({&a}, 0, 5);                                     // a prompt of 5 rows: graphed too
+  step({&b}, 0, 5);                                     // the same shape, replayed
+  for (size_t t = 5; t < 9; ++t) step({&a, &b}, t, 1);  // batched decode
+  Pair c = start();
+  c.g = *(*graphed)->Fork(*a.g);
+  c.e = *(*eager)->Fork(*a.e);
+  for (size_t t = 9; t < 12; ++t) {
+    step({&c}, t, 1);
+    step({&a, &b}, t, 1);
+  }
+  step({&a}, 12, 20);  // more rows than a graph takes: eager on both
+  step({&a}, 32, 1);
+}
+
 TEST_F(CudaModelTest, HiddenStatesAreSummedAsOnTheCpu) {
   const std::string dir = TinyDir();
   auto cuda = Cuda(dir);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "engine/dtype.h"
@@ -315,6 +316,62 @@ TEST_F(CudaOpsTest, MoeRoutingCombineAndGatherScatter) {
     EXPECT_EQ(g[H + d], engine::FloatToBf16(shared[0 * H + d]));
     EXPECT_EQ(sc[5 * H + d], expert_out[5 * H + d]);
     EXPECT_EQ(sc[0 * H + d], expert_out[0 * H + d]);
+  }
+}
+
+// ExpertsUp / ExpertsDown against the products they stand for, with a down width that takes the
+// 16-byte loads (I = 40) and one that does not (I = 36).
+TEST_F(CudaOpsTest, ExpertProductsPerRowAndChoice) {
+  for (const int I : {40, 36}) {
+    const int E = 5, H = 64, n = 3, k = 2, pairs = n * k;
+    std::vector<std::vector<Bf16>> up(E), down(E);
+    std::vector<DeviceBuffer> dev(2 * E);
+    std::vector<const Bf16*> up_at, down_at;
+    for (int e = 0; e < E; ++e) {
+      for (auto [w, size, slot, at] : {std::tuple{&up[e], I * H, 2 * e, &up_at},
+                                       std::tuple{&down[e], H * I, 2 * e + 1, &down_at}}) {
+        for (float v : Random(size, 100 + slot)) w->push_back(engine::FloatToBf16(v));
+        ASSERT_TRUE(DeviceBuffer::Allocate(w->size() * 2, "test", &dev[slot]).ok());
+        ASSERT_TRUE(CopyToDevice(dev[slot].data(), w->data(), w->size() * 2).ok());
+        at->push_back(dev[slot].as<Bf16>());
+      }
+    }
+    const std::vector<int32_t> chosen = {4, 1, 1, 3, 0, 4};  // [n][k]
+    const std::vector<float> x = Random(n * H, 7);
+    Dev<const Bf16*> dup(up_at), ddown(down_at);
+    Dev<int32_t> dchosen(chosen);
+    Dev<float> dx(x), out(pairs * H);
+    Dev<Bf16> mid(pairs * I);
+    ExpertsUp(dup.get(), dchosen.get(), dx.get(), pairs, k, I, H, mid.get(), nullptr);
+    ExpertsDown(ddown.get(), dchosen.get(), mid.get(), pairs, H, I, out.get(), nullptr);
+    Sync();
+    const std::vector<Bf16> got_mid = mid.Read();
+    std::vector<float> mid_f(got_mid.size());
+    std::vector<double> want_mid(got_mid.size()), want_out(pairs * H);
+    for (int p = 0; p < pairs; ++p) {
+      const std::vector<Bf16>& wu = up[chosen[p]];
+      const std::vector<Bf16>& wd = down[chosen[p]];
+      for (int r = 0; r < I; ++r) {
+        double acc = 0;
+        for (int c = 0; c < H; ++c) {
+          acc += double(engine::Bf16ToFloat(wu[r * H + c])) *
+                 engine::Bf16ToFloat(engine::FloatToBf16(x[(p / k) * H + c]));
+        }
+        want_mid[p * I + r] = acc > 0 ? acc * acc : 0;
+        mid_f[p * I + r] = engine::Bf16ToFloat(got_mid[p * I + r]);
+      }
+      for (int r = 0; r < H; ++r) {
+        double acc = 0;
+        for (int c = 0; c < I; ++c) {
+          acc +=
+              double(engine::Bf16ToFloat(wd[r * I + c])) * engine::Bf16ToFloat(got_mid[p * I + c]);
+        }
+        want_out[p * H + r] = acc;
+      }
+    }
+    // mid is rounded to BF16 (8 bits of mantissa): within 2^-8 relative, NMSE below 2e-5.
+    EXPECT_LT(Nmse(mid_f, want_mid), 2e-5) << "I = " << I;
+    EXPECT_LT(Nmse(out.Read(), want_out), kFp32Nmse) << "I = " << I;
   }
 }
 
