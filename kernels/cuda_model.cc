@@ -268,6 +268,8 @@ class CudaModel final : public engine::Backend {
     Bf16* xb;  // a product's input rows, the widest input
     float *zxbcdt, *conv, *dt, *y;
     float *q, *k, *v, *o;
+    int attn_splits;
+    float* attn_partial;
     float *router, *weight, *mid, *res, *expert_out, *shared_mid, *shared;
     int32_t *chosen, *slots;
     Bf16 *gathered, *mid_b;
@@ -567,6 +569,10 @@ CudaModel::Scratch CudaModel::Plan(size_t n, size_t m) const {
     s.k = w.Take<float>(n * kv_dim);
     s.v = w.Take<float>(n * kv_dim);
     s.o = w.Take<float>(n * q_dim);
+    const int heads = static_cast<int>(c.num_attention_heads);
+    s.attn_splits = AttentionSplits(static_cast<int>(n), heads);
+    s.attn_partial = w.Take<float>(AttentionPartialFloats(
+        static_cast<int>(n), heads, static_cast<int>(c.head_dim), s.attn_splits));
   }
   if (c.has(BlockType::kMoe)) {
     s.router = w.Take<float>(n * static_cast<size_t>(c.n_routed_experts));
@@ -756,7 +762,8 @@ absl::Status CudaModel::Layer(size_t i, size_t n, const Scratch& s, float* const
         }
       }
       AppendKv(s.k, s.v, rows, kv_heads * hd, p0, p1, pos, stream_);
-      Attention(s.q, rows, heads, kv_heads, hd, p0, p1, seen, s.o, stream_);
+      Attention(s.q, rows, heads, kv_heads, hd, p0, p1, seen, s.attn_splits, s.attn_partial, s.o,
+                stream_);
       ToBf16(s.o, s.xb, static_cast<int64_t>(n) * heads * hd, false, stream_);
       return Gemm(blas_, w.o.as<Bf16>(), H, heads * hd, s.xb, rows, s.mixed);
     }

@@ -1,11 +1,13 @@
 // The ops of kernels/cuda_ops.h. Each kernel is the spec's math written plainly for the GPU:
-// a block per row (norms, routing), per (row, head) (attention) or per (head, channel group)
+// a block per row (norms, routing), per (row, head, split of the positions) (attention), per
+// (output rows, row and expert) (the small-batch expert products) or per (head, channel group)
 // (the SSM), threads across the row's elements, FP32 throughout; reductions go through warp
 // shuffles and then shared memory.
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -259,12 +261,15 @@ __global__ void AppendKvKernel(const float* k, const float* v, int kv_dim, float
 constexpr int kAttnWarps = 4;
 constexpr int kMaxDimPerLane = 8;  // hd <= 256
 
-// Block per (row, head); warp w takes positions w, w + kAttnWarps, ... with an online softmax
-// (running max, sum and weighted values); the warps' partial results are merged at the end.
+// Block per (row, head, split of the positions): split s of S takes the s-th of S equal runs of
+// the row's positions (flash-decoding: a long context spread over many blocks). Warp w takes
+// positions w, w + kAttnWarps, ... of the run with an online softmax (running max, sum and
+// weighted values); the warps' results are merged at the end, into o when S is 1, else into
+// the split's partial (max, sum, weighted values [hd]) for AttentionCombineKernel.
 __global__ void AttentionKernel(const float* q, int heads, int kv_heads, int hd,
                                 const float* const* kcache, const float* const* vcache,
-                                const int32_t* seen, float* o) {
-  const int j = blockIdx.x, h = blockIdx.y;
+                                const int32_t* seen, int splits, float* partial, float* o) {
+  const int j = blockIdx.x, h = blockIdx.y, split = blockIdx.z;
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   const int kvh = h / (heads / kv_heads);
   const int kv_dim = kv_heads * hd;
@@ -279,7 +284,9 @@ __global__ void AttentionKernel(const float* q, int heads, int kv_heads, int hd,
     acc[i] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
-  for (int t = warp; t < seen[j]; t += kAttnWarps) {
+  const int per = (seen[j] + splits - 1) / splits;
+  const int end = min(seen[j], (split + 1) * per);
+  for (int t = split * per + warp; t < end; t += kAttnWarps) {
     const float* kt = K + static_cast<int64_t>(t) * kv_dim + kvh * hd;
     const float* vt = V + static_cast<int64_t>(t) * kv_dim + kvh * hd;
     float dot = 0;
@@ -315,12 +322,50 @@ __global__ void AttentionKernel(const float* q, int heads, int kv_heads, int hd,
     f[w] = wl[w] > 0 ? expf(wm[w] - M) : 0.0f;  // a warp that saw no position adds nothing
     L += wl[w] * f[w];
   }
-  float* oh = o + (static_cast<int64_t>(j) * heads + h) * hd;
+  if (splits == 1) {
+    float* oh = o + (static_cast<int64_t>(j) * heads + h) * hd;
+    for (int i = 0; i < kMaxDimPerLane; ++i) {
+      const int d = lane + i * kWarp;
+      if (d >= hd) continue;
+      float sum = 0;
+      for (int w = 0; w < kAttnWarps; ++w) sum += wacc[w][d] * f[w];
+      oh[d] = sum / L;
+    }
+    return;
+  }
+  float* part = partial + ((static_cast<int64_t>(j) * heads + h) * splits + split) * (hd + 2);
+  if (lane == 0) {
+    part[0] = M;  // -inf with part[1] = 0 for a split without positions
+    part[1] = L;
+  }
   for (int i = 0; i < kMaxDimPerLane; ++i) {
     const int d = lane + i * kWarp;
     if (d >= hd) continue;
     float sum = 0;
     for (int w = 0; w < kAttnWarps; ++w) sum += wacc[w][d] * f[w];
+    part[2 + d] = sum;
+  }
+}
+
+// Block per (row, head): the splits' partials merged (each rescaled to the largest max).
+__global__ void AttentionCombineKernel(const float* partial, int heads, int hd, int splits,
+                                       float* o) {
+  const int j = blockIdx.x, h = blockIdx.y;
+  const float* part = partial + (static_cast<int64_t>(j) * heads + h) * splits * (hd + 2);
+  float M = -INFINITY;
+  for (int s = 0; s < splits; ++s) M = fmaxf(M, part[s * (hd + 2)]);
+  float L = 0;
+  for (int s = 0; s < splits; ++s) {
+    const float l = part[s * (hd + 2) + 1];
+    if (l > 0) L += l * expf(part[s * (hd + 2)] - M);
+  }
+  float* oh = o + (static_cast<int64_t>(j) * heads + h) * hd;
+  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+    float sum = 0;
+    for (int s = 0; s < splits; ++s) {
+      const float* p = part + s * (hd + 2);
+      if (p[1] > 0) sum += p[2 + d] * expf(p[0] - M);
+    }
     oh[d] = sum / L;
   }
 }
@@ -639,11 +684,28 @@ void AppendKv(const float* k, const float* v, int n, int kv_dim, float* const* k
   if (n > 0) AppendKvKernel<<<n, kRowThreads, 0, stream>>>(k, v, kv_dim, kcache, vcache, pos);
 }
 
+int AttentionSplits(int n, int heads) {
+  int device = 0, sms = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  const int64_t blocks = static_cast<int64_t>(n) * heads, target = 8 * static_cast<int64_t>(sms);
+  if (blocks <= 0 || blocks >= target / 4) return 1;
+  return static_cast<int>(std::min<int64_t>(kMaxAttentionSplits, (target + blocks - 1) / blocks));
+}
+
+size_t AttentionPartialFloats(int n, int heads, int hd, int splits) {
+  return splits > 1 ? static_cast<size_t>(n) * heads * splits * (hd + 2) : 0;
+}
+
 void Attention(const float* q, int n, int heads, int kv_heads, int hd, const float* const* kcache,
-               const float* const* vcache, const int32_t* seen, float* o, Stream stream) {
-  if (n > 0) {
-    AttentionKernel<<<dim3(n, heads), kAttnWarps * kWarp, 0, stream>>>(q, heads, kv_heads, hd,
-                                                                       kcache, vcache, seen, o);
+               const float* const* vcache, const int32_t* seen, int splits, float* partial,
+               float* o, Stream stream) {
+  if (n <= 0) return;
+  AttentionKernel<<<dim3(n, heads, splits), kAttnWarps * kWarp, 0, stream>>>(
+      q, heads, kv_heads, hd, kcache, vcache, seen, splits, partial, o);
+  if (splits > 1) {
+    AttentionCombineKernel<<<dim3(n, heads), kRowThreads, 0, stream>>>(partial, heads, hd, splits,
+                                                                       o);
   }
 }
 

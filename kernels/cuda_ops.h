@@ -131,8 +131,18 @@ void AppendKv(const float* k, const float* v, int n, int kv_dim, float* const* k
 // Causal attention without positional encoding: query head h of row j over the first seen[j]
 // entries of its caches ([position][kv_heads][hd]), GQA (head h reads KV head
 // h / (heads / kv_heads)), softmax scaled by 1/sqrt(hd). q, o [n][heads * hd]; hd at most 256.
+// Each (row, head)'s positions are spread over `splits` blocks (1 to kMaxAttentionSplits), whose
+// partial results, AttentionPartialFloats(n, heads, hd, splits) floats at `partial` (unused when
+// splits is 1), are then merged: a decode step's few rows fill the device at any context length.
 void Attention(const float* q, int n, int heads, int kv_heads, int hd, const float* const* kcache,
-               const float* const* vcache, const int32_t* seen, float* o, Stream stream);
+               const float* const* vcache, const int32_t* seen, int splits, float* partial,
+               float* o, Stream stream);
+constexpr int kMaxAttentionSplits = 64;
+// The splits that give n rows of `heads` heads about 8 blocks per multiprocessor of the current
+// device (1 when the rows alone give 2). It depends on n and heads only, so a captured step
+// stays valid whatever the context length.
+int AttentionSplits(int n, int heads);
+size_t AttentionPartialFloats(int n, int heads, int hd, int splits);
 
 // ---- MoE ----
 

@@ -223,8 +223,13 @@ TEST_F(CudaOpsTest, AttentionOverTheCacheWithGqa) {
   Dev<float*> vptr(std::vector<float*>{dv0.get(), dv0.get(), dv1.get()});
   Dev<int32_t> dpos(pos), dseen(seen);
   AppendKv(dk.get(), dv.get(), n, kv_dim, kptr.get(), vptr.get(), dpos.get(), nullptr);
-  Attention(dq.get(), n, heads, kv_heads, hd, kptr.get(), vptr.get(), dseen.get(), o.get(),
-            nullptr);
+  // One block per (row, head), and the positions spread over 7 blocks (some of the one-position
+  // row's splits get none).
+  Dev<float> split_o(n * heads * hd), partial(AttentionPartialFloats(n, heads, hd, 7));
+  Attention(dq.get(), n, heads, kv_heads, hd, kptr.get(), vptr.get(), dseen.get(), 1, nullptr,
+            o.get(), nullptr);
+  Attention(dq.get(), n, heads, kv_heads, hd, kptr.get(), vptr.get(), dseen.get(), 7, partial.get(),
+            split_o.get(), nullptr);
   Sync();
   for (int j = 0; j < n; ++j) {
     std::vector<float>& K = j < 2 ? kc0 : kc1;
@@ -256,6 +261,10 @@ TEST_F(CudaOpsTest, AttentionOverTheCacheWithGqa) {
     }
   }
   EXPECT_LT(Nmse(o.Read(), want), kFp32Nmse);
+  EXPECT_LT(Nmse(split_o.Read(), want), kFp32Nmse);
+  EXPECT_EQ(AttentionSplits(1 << 20, heads), 1);  // rows enough to fill any device
+  EXPECT_GT(AttentionSplits(1, heads), 1);
+  EXPECT_EQ(AttentionPartialFloats(n, heads, hd, 1), 0u);
   EXPECT_EQ(dk0.Read(), kc0);
   EXPECT_EQ(dv1.Read(), vc1);
 }
