@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <tuple>
 
 #include "engine/strings.h"
@@ -161,15 +162,15 @@ absl::Status Upload(const ModelConfig& c, const engine::LayerWeights& w, LayerOn
 // ---- Sequences ----
 
 // One device allocation of StateBytes(capacity), zeroed, carved per layer.
-// It must not outlive its backend (its memory is the backend's device's, freed under its lock).
 struct CudaSequence : engine::Sequence {
-  // Frees the memory under the backend's step lock (no cudaFree while a step is captured).
+  // Frees the memory under the backend's step lock (no cudaFree while a step is captured); the
+  // lock is shared, so a sequence may outlive its backend.
   ~CudaSequence() override {
     if (device_mu == nullptr) return;
     std::lock_guard<std::mutex> lock(*device_mu);
     memory = DeviceBuffer();
   }
-  std::mutex* device_mu = nullptr;
+  std::shared_ptr<std::mutex> device_mu;
   int64_t capacity = 0;
   DeviceBuffer memory;
   std::vector<float*> conv, ssm, keys, values;  // per layer; null where the layer keeps none
@@ -305,6 +306,11 @@ class CudaModel final : public engine::Backend {
   absl::Status LaunchGraph(size_t n, size_t m, const Scratch& s) const;
   void DropGraphs() const;
 
+ public:
+  // The CUDA graphs held now (tests and diagnostics).
+  size_t GraphCount() const;
+
+ private:
   ModelConfig config_;
   int device_ = 0;
   std::string description_;
@@ -315,11 +321,13 @@ class CudaModel final : public engine::Backend {
   DeviceBuffer blas_workspace_;
   DeviceBuffer embeddings_, norm_f_, lm_head_;
   std::vector<LayerOnDevice> layers_;
-  bool use_graphs_ = true;
-  // One step at a time: the stream, the workspace and the graphs are shared. StartSequence and
-  // Fork take it too, so that no other work touches the device while a step is captured.
-  mutable std::mutex step_mu_;
+  // One step at a time: the stream, the workspace and the graphs are shared. StartSequence,
+  // Fork and the sequences' frees take it too, so that no other work of this backend touches
+  // the device while a step is captured.
+  std::shared_ptr<std::mutex> step_mu_ = std::make_shared<std::mutex>();
   mutable Workspace workspace_;
+  mutable bool use_graphs_ = true;  // false from the start (options) or after a failed capture
+  mutable std::set<std::pair<size_t, size_t>> shapes_seen_;  // (rows, logit rows) run eagerly
   mutable std::map<std::pair<size_t, size_t>, cudaGraphExec_t> graphs_;  // by (rows, logit rows)
   mutable std::mutex fault_mu_;
   mutable absl::Status fault_;  // the first device error (INTERNAL); OK before any
@@ -506,7 +514,7 @@ absl::StatusOr<std::unique_ptr<engine::Sequence>> CudaModel::StartSequence(int64
   auto s = std::make_unique<CudaSequence>();  // before the lock: freed after it on failure
   s->capacity = std::max<int64_t>(0, tokens);
   {
-    std::lock_guard<std::mutex> lock(step_mu_);
+    std::lock_guard<std::mutex> lock(*step_mu_);
     cudaSetDevice(device_);
     if (absl::Status st = DeviceBuffer::Allocate(
             SequenceBytes(s->capacity), Cat("a sequence of ", s->capacity, " tokens"), &s->memory);
@@ -516,7 +524,7 @@ absl::StatusOr<std::unique_ptr<engine::Sequence>> CudaModel::StartSequence(int64
     cudaMemsetAsync(s->memory.data(), 0, s->memory.bytes(), stream_);
     if (absl::Status st = Synchronize(stream_, "clearing a sequence's state"); !st.ok()) return st;
   }
-  s->device_mu = &step_mu_;
+  s->device_mu = step_mu_;
   Carve(config_, s.get());
   return s;
 }
@@ -528,7 +536,7 @@ absl::StatusOr<std::unique_ptr<engine::Sequence>> CudaModel::Fork(
   if (!s.ok()) return s.status();
   auto* to = static_cast<CudaSequence*>(s->get());
   {
-    std::lock_guard<std::mutex> lock(step_mu_);
+    std::lock_guard<std::mutex> lock(*step_mu_);
     cudaSetDevice(device_);
     if (absl::Status st =
             CopyOnDevice(to->memory.data(), from.memory.data(), from.memory.bytes(), stream_);
@@ -536,8 +544,8 @@ absl::StatusOr<std::unique_ptr<engine::Sequence>> CudaModel::Fork(
       return st;
     }
     if (absl::Status st = Synchronize(stream_, "copying a sequence's state"); !st.ok()) return st;
+    to->position = from.position;  // under the lock, as steps advance it
   }
-  to->position = from.position;
   return s;
 }
 
@@ -598,7 +606,7 @@ CudaModel::Scratch CudaModel::Plan(size_t n, size_t m) const {
 }
 
 absl::Status CudaModel::Reserve(size_t rows, size_t logit_rows, uint64_t state_bytes) const {
-  std::lock_guard<std::mutex> lock(step_mu_);
+  std::lock_guard<std::mutex> lock(*step_mu_);
   cudaSetDevice(device_);
   Plan(rows, logit_rows);
   const size_t workspace = workspace_.used();
@@ -845,7 +853,7 @@ absl::StatusOr<std::vector<float>> CudaModel::Run(std::span<const engine::StepIt
     return item.hidden_sum != nullptr;
   });
 
-  std::lock_guard<std::mutex> lock(step_mu_);
+  std::lock_guard<std::mutex> lock(*step_mu_);
   cudaSetDevice(device_);
   Plan(n, m);
   const char* before = workspace_.base();
@@ -861,8 +869,10 @@ absl::StatusOr<std::vector<float>> CudaModel::Run(std::span<const engine::StepIt
       !st.ok()) {
     return st;
   }
-  // A step reading hidden states back midway, or grouping experts on the host, runs eagerly.
-  const bool graph = use_graphs_ && !hidden && (!c.has(BlockType::kMoe) || DeviceMoe(n));
+  // Only small steps (decode) replay graphs: a step reading hidden states back midway, or
+  // grouping experts on the host, runs eagerly, and so do prompts, whose shapes rarely recur.
+  const bool graph =
+      use_graphs_ && !hidden && n <= kDeviceMoeRows && (!c.has(BlockType::kMoe) || DeviceMoe(n));
   if (absl::Status st = graph ? LaunchGraph(n, m, s) : Forward(n, m, s, items, first_row);
       !st.ok()) {
     return st;
@@ -935,29 +945,40 @@ absl::Status CudaModel::Forward(size_t n, size_t m, const Scratch& s,
 }
 
 absl::Status CudaModel::LaunchGraph(size_t n, size_t m, const Scratch& s) const {
-  auto it = graphs_.find({n, m});
+  const std::pair shape{n, m};
+  auto it = graphs_.find(shape);
   if (it == graphs_.end()) {
+    // The first step of a shape runs eagerly (it loads the kernels and sets cuBLAS up, neither
+    // of which may happen while capturing); the second is captured.
+    if (shapes_seen_.insert(shape).second) return Forward(n, m, s, {}, {});
     // Thread-local capture: other threads (other backends on this device) may go on; this
     // backend's own StartSequence, Fork and frees wait for step_mu_.
-    if (cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
-      return CudaCheck("starting to capture a step as a CUDA graph");
-    }
-    const absl::Status forward = Forward(n, m, s, {}, {});
     cudaGraph_t graph = nullptr;
-    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
-    if (!forward.ok() || ended != cudaSuccess) {
-      if (graph != nullptr) cudaGraphDestroy(graph);
-      if (!forward.ok()) return forward;
-      return CudaCheck("capturing a step as a CUDA graph");
-    }
     cudaGraphExec_t exec = nullptr;
-    const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
-    cudaGraphDestroy(graph);
-    if (made != cudaSuccess) return CudaCheck("instantiating a step's CUDA graph");
-    it = graphs_.emplace(std::pair{n, m}, exec).first;
+    bool captured =
+        cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+    if (captured) {
+      const absl::Status forward = Forward(n, m, s, {}, {});
+      captured = cudaStreamEndCapture(stream_, &graph) == cudaSuccess && forward.ok() &&
+                 cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+      if (graph != nullptr) cudaGraphDestroy(graph);
+    }
+    if (!captured) {
+      // Nothing of the step ran: it runs eagerly, and so do later ones. A device fault shows
+      // there too.
+      cudaGetLastError();
+      use_graphs_ = false;
+      return Forward(n, m, s, {}, {});
+    }
+    it = graphs_.emplace(shape, exec).first;
   }
   cudaGraphLaunch(it->second, stream_);
   return CudaCheck("launching a step's CUDA graph");
+}
+
+size_t CudaModel::GraphCount() const {
+  std::lock_guard<std::mutex> lock(*step_mu_);
+  return graphs_.size();
 }
 
 void CudaModel::DropGraphs() const {
@@ -986,6 +1007,11 @@ absl::StatusOr<std::unique_ptr<engine::Backend>> LoadCudaModel(const std::string
 absl::StatusOr<std::unique_ptr<engine::Backend>> SynthesizeCudaModel(
     const engine::ModelConfig& config, uint64_t seed, const CudaOptions& options) {
   return CudaModel::Synthesize(config, seed, options);
+}
+
+size_t CudaGraphCount(const engine::Backend& backend) {
+  const auto* cuda = dynamic_cast<const CudaModel*>(&backend);
+  return cuda == nullptr ? 0 : cuda->GraphCount();
 }
 
 }  // namespace airlock::kernels

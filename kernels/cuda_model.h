@@ -42,8 +42,9 @@ absl::Status CudaAvailable();
 
 struct CudaOptions {
   int device = 0;  // the CUDA device index
-  // Replay steps of up to 8 rows (decode) as CUDA graphs, one per shape (rows, logit rows);
-  // false runs every step kernel by kernel (the tests compare the two).
+  // Replay steps of up to 8 rows (decode) as CUDA graphs, one per shape (rows, logit rows),
+  // captured at the second step of that shape; false runs every step kernel by kernel (the tests
+  // compare the two). A capture that fails turns graphs off and the step runs kernel by kernel.
   bool graphs = true;
 };
 
@@ -65,5 +66,8 @@ absl::StatusOr<std::unique_ptr<engine::Backend>> LoadBackend(const std::string& 
 // same seed gives the same weights.
 absl::StatusOr<std::unique_ptr<engine::Backend>> SynthesizeCudaModel(
     const engine::ModelConfig& config, uint64_t seed, const CudaOptions& options = {});
+
+// The CUDA graphs `backend` holds now (0 for another backend): for tests and diagnostics.
+size_t CudaGraphCount(const engine::Backend& backend);
 
 }  // namespace airlock::kernels

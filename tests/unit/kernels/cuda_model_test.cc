@@ -200,50 +200,65 @@ TEST_F(CudaModelTest, BatchedEqualsUnbatched) {
             kSameMathNmse);
 }
 
-// Steps of up to 8 rows replay a CUDA graph per shape (captured at its first step); they
-// compute what the same steps run kernel by kernel do, at the first step of a shape (capture)
-// and after (replay), for one sequence and for a batch, and a sequence started or forked
-// between replays does not disturb them.
+// Steps of up to 8 rows replay a CUDA graph per shape (rows, logit rows), captured at the
+// second step of that shape; they compute what the same steps run kernel by kernel do at the
+// first step (eager), the second (capture) and after (replay), for one sequence and for a batch
+// of different sequences whose logit rows change between replays of one shape, and a sequence
+// forked between replays does not disturb them.
 TEST_F(CudaModelTest, GraphedStepsEqualEagerOnes) {
   const std::string dir = TinyDir();
   auto graphed = LoadCudaModel(dir);
   auto eager = LoadCudaModel(dir, CudaOptions{.graphs = false});
   ASSERT_TRUE(graphed.ok() && eager.ok());
   const std::vector<int32_t> ids = Prompt();
+  const std::vector<int32_t> other(ids.rbegin(), ids.rend());
   struct Pair {
     std::unique_ptr<engine::Sequence> g, e;
+    const std::vector<int32_t>* tokens;
   };
-  const auto start = [&] {
-    Pair p{*(*graphed)->StartSequence(64), *(*eager)->StartSequence(64)};
-    return p;
+  const auto start = [&](const std::vector<int32_t>& tokens) {
+    return Pair{*(*graphed)->StartSequence(64), *(*eager)->StartSequence(64), &tokens};
   };
-  // Steps `count` tokens of each pair (from ids at `at`) together on both models.
-  const auto step = [&](std::vector<Pair*> pairs, size_t at, size_t count) {
+  // Steps the next `count` of each pair's tokens together on both models.
+  const auto step = [&](std::vector<std::pair<Pair*, Logits>> pairs, size_t count) {
     std::vector<StepItem> gi, ei;
-    for (Pair* p : pairs) {
-      gi.push_back({p->g.get(), std::span(ids).subspan(at, count), Logits::kAll});
-      ei.push_back({p->e.get(), std::span(ids).subspan(at, count), Logits::kAll});
+    for (auto [p, logits] : pairs) {
+      const auto at = static_cast<size_t>(p->g->position);
+      const std::span<const int32_t> tokens = std::span(*p->tokens).subspan(at, count);
+      gi.push_back({p->g.get(), tokens, logits});
+      ei.push_back({p->e.get(), tokens, logits});
     }
     auto g = (*graphed)->Step(gi);
     auto e = (*eager)->Step(ei);
     ASSERT_TRUE(g.ok()) << g.status();
     ASSERT_TRUE(e.ok()) << e.status();
-    ASSERT_EQ(g->size(), pairs.size() * count * kVocab);
-    EXPECT_LT(Nmse(*g, *e), kSameMathNmse) << "at " << at << ", " << pairs.size() << " x " << count;
+    ASSERT_EQ(g->size(), e->size());
+    ASSERT_FALSE(g->empty());
+    EXPECT_LT(Nmse(*g, *e), kSameMathNmse)
+        << "at " << pairs[0].first->g->position << ", " << pairs.size() << " x " << count;
   };
-  Pair a = start(), b = start();
-  step({&a}, 0, 5);                                     // a prompt of 5 rows: graphed too
-  step({&b}, 0, 5);                                     // the same shape, replayed
-  for (size_t t = 5; t < 9; ++t) step({&a, &b}, t, 1);  // batched decode
-  Pair c = start();
+  Pair a = start(ids), b = start(other);
+  step({{&a, Logits::kAll}}, 5);   // shape (5, 5): eager
+  step({{&b, Logits::kAll}}, 5);   // captured
+  step({{&a, Logits::kAll}}, 5);   // replayed
+  step({{&b, Logits::kLast}}, 3);  // shape (3, 1): eager, captured, replayed
+  step({{&a, Logits::kLast}}, 3);
+  step({{&b, Logits::kLast}}, 3);
+  for (int i = 0; i < 4; ++i) step({{&a, Logits::kAll}, {&b, Logits::kAll}}, 1);
+  Pair c = start(other);  // continues a's state with other tokens
   c.g = *(*graphed)->Fork(*a.g);
   c.e = *(*eager)->Fork(*a.e);
-  for (size_t t = 9; t < 12; ++t) {
-    step({&c}, t, 1);
-    step({&a, &b}, t, 1);
+  for (int i = 0; i < 4; ++i) {
+    step({{&c, Logits::kLast}}, 1);
+    // Shape (2, 1) with a's logit row, then b's.
+    step({{&a, i % 2 ? Logits::kLast : Logits::kNone}, {&b, i % 2 ? Logits::kNone : Logits::kLast}},
+         1);
   }
-  step({&a}, 12, 20);  // more rows than a graph takes: eager on both
-  step({&a}, 32, 1);
+  EXPECT_GT(CudaGraphCount(**graphed), 0u);
+  EXPECT_EQ(CudaGraphCount(**eager), 0u);
+  step({{&a, Logits::kAll}}, 12);  // more rows than a graph takes: eager on both
+  step({{&a, Logits::kAll}}, 1);
+  EXPECT_EQ(a.g->position, 34);
 }
 
 TEST_F(CudaModelTest, HiddenStatesAreSummedAsOnTheCpu) {

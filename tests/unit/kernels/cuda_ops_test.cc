@@ -328,11 +328,11 @@ TEST_F(CudaOpsTest, MoeRoutingCombineAndGatherScatter) {
   }
 }
 
-// ExpertsUp / ExpertsDown against the products they stand for, with a down width that takes the
-// 16-byte loads (I = 40) and one that does not (I = 36).
+// ExpertsUp / ExpertsDown against the products they stand for, with widths that take the 16-byte
+// loads (H = 520, wider than a block, and I = 40) and widths that do not (H = 66, I = 36).
 TEST_F(CudaOpsTest, ExpertProductsPerRowAndChoice) {
-  for (const int I : {40, 36}) {
-    const int E = 5, H = 64, n = 3, k = 2, pairs = n * k;
+  for (const auto& [H, I] : {std::pair{520, 40}, std::pair{66, 36}}) {
+    const int E = 5, n = 3, k = 2, pairs = n * k;
     std::vector<std::vector<Bf16>> up(E), down(E);
     std::vector<DeviceBuffer> dev(2 * E);
     std::vector<const Bf16*> up_at, down_at;
@@ -379,8 +379,8 @@ TEST_F(CudaOpsTest, ExpertProductsPerRowAndChoice) {
       }
     }
     // mid is rounded to BF16 (8 bits of mantissa): within 2^-8 relative, NMSE below 2e-5.
-    EXPECT_LT(Nmse(mid_f, want_mid), 2e-5) << "I = " << I;
-    EXPECT_LT(Nmse(out.Read(), want_out), kFp32Nmse) << "I = " << I;
+    EXPECT_LT(Nmse(mid_f, want_mid), 2e-5) << "H = " << H << ", I = " << I;
+    EXPECT_LT(Nmse(out.Read(), want_out), kFp32Nmse) << "H = " << H << ", I = " << I;
   }
 }
 
