@@ -196,9 +196,12 @@ __global__ void DtSoftplusKernel(const float* in, int in_stride, int n, int head
 
 constexpr int kSsmWarps = 4;         // channels (p) per block, one warp each
 constexpr int kMaxStatePerLane = 8;  // N <= 256
+constexpr int kSsmSequenceBlocks = 32;
 
-// Block per (head, group of kSsmWarps channels); a warp holds one channel's N state values
-// (N / 32 per lane) in registers while its sequence's rows go by.
+// Block per (head, group of kSsmWarps channels, share of the sequences): block z takes the
+// sequences whose first row j has j % gridDim.z == z, so a batch's sequences run side by side.
+// A warp holds one channel's N state values (N / 32 per lane) in registers while its sequence's
+// rows go by.
 __global__ void SsmScanKernel(const float* xbc, int conv_dim, const float* dt, const float* a_log,
                               const float* D, int n, int heads, int P, int N, int G,
                               float* const* states, float* y) {
@@ -211,37 +214,35 @@ __global__ void SsmScanKernel(const float* xbc, int conv_dim, const float* dt, c
   const float A = -expf(a_log[h]);
   const float Dh = D[h];
   const int64_t offset = (static_cast<int64_t>(h) * P + p) * N;
-  float s[kMaxStatePerLane];
-  float* state = nullptr;
-  for (int j = 0; j < n; ++j) {
-    if (states[j] != state) {
-      state = states[j];
-      for (int i = 0; i < kMaxStatePerLane; ++i) {
-        const int k = lane + i * kWarp;
-        s[i] = k < N ? state[offset + k] : 0.0f;
-      }
-    }
-    const float* row = xbc + static_cast<int64_t>(j) * conv_dim;
-    const float* B = row + d_inner + g * N;
-    const float* C = row + d_inner + (G + g) * N;
-    const float dtv = dt[static_cast<int64_t>(j) * heads + h];
-    const float dA = expf(dtv * A);
-    const float x = row[h * P + p];
-    float acc = 0;
+  for (int first = blockIdx.z; first < n; first += gridDim.z) {
+    float* state = states[first];
+    if (first > 0 && states[first - 1] == state) continue;  // not its sequence's first row
+    float s[kMaxStatePerLane];
     for (int i = 0; i < kMaxStatePerLane; ++i) {
       const int k = lane + i * kWarp;
-      if (k < N) {
-        s[i] = s[i] * dA + dtv * B[k] * x;
-        acc += s[i] * C[k];
-      }
+      s[i] = k < N ? state[offset + k] : 0.0f;
     }
-    acc = WarpSum(acc);
-    if (lane == 0) y[static_cast<int64_t>(j) * d_inner + h * P + p] = acc + Dh * x;
-    if (j + 1 == n || states[j + 1] != state) {
+    for (int j = first; j < n && states[j] == state; ++j) {
+      const float* row = xbc + static_cast<int64_t>(j) * conv_dim;
+      const float* B = row + d_inner + g * N;
+      const float* C = row + d_inner + (G + g) * N;
+      const float dtv = dt[static_cast<int64_t>(j) * heads + h];
+      const float dA = expf(dtv * A);
+      const float x = row[h * P + p];
+      float acc = 0;
       for (int i = 0; i < kMaxStatePerLane; ++i) {
         const int k = lane + i * kWarp;
-        if (k < N) state[offset + k] = s[i];
+        if (k < N) {
+          s[i] = s[i] * dA + dtv * B[k] * x;
+          acc += s[i] * C[k];
+        }
       }
+      acc = WarpSum(acc);
+      if (lane == 0) y[static_cast<int64_t>(j) * d_inner + h * P + p] = acc + Dh * x;
+    }
+    for (int i = 0; i < kMaxStatePerLane; ++i) {
+      const int k = lane + i * kWarp;
+      if (k < N) state[offset + k] = s[i];
     }
   }
 }
@@ -674,7 +675,9 @@ void DtSoftplus(const float* in, int in_stride, int n, int heads, const float* d
 void SsmScan(const float* xbc, int conv_dim, const float* dt, const float* a_log, const float* D,
              int n, int heads, int P, int N, int G, float* const* states, float* y, Stream stream) {
   if (n > 0) {
-    SsmScanKernel<<<dim3(heads, Blocks(P, kSsmWarps)), kSsmWarps * kWarp, 0, stream>>>(
+    // Up to kSsmSequenceBlocks sequences side by side; the count depends on n alone (graphs).
+    const int shares = std::min(n, kSsmSequenceBlocks);
+    SsmScanKernel<<<dim3(heads, Blocks(P, kSsmWarps), shares), kSsmWarps * kWarp, 0, stream>>>(
         xbc, conv_dim, dt, a_log, D, n, heads, P, N, G, states, y);
   }
 }

@@ -116,10 +116,10 @@ void ConvSilu(const float* in, int in_stride, int n, int channels, int K, const 
 // dt[j][h] = clamp(softplus(in[j * in_stride + h] + dt_bias[h]), lo, hi) (threshold 20).
 void DtSoftplus(const float* in, int in_stride, int n, int heads, const float* dt_bias, float lo,
                 float hi, float* dt, Stream stream);
-// The SSM recurrence, row after row: with A = -exp(a_log[h]) and head h reading group
-// h / (heads / G), S = S exp(dt A) + dt B x^T, y = S C + D x. xbc [n][conv_dim] from ConvSilu
-// (x [heads][P], B [G][N], C [G][N]); states[j] the [heads][P][N] FP32 state; y [n][heads * P].
-// N at most 256.
+// The SSM recurrence, row after row within a sequence (a batch's sequences side by side): with
+// A = -exp(a_log[h]) and head h reading group h / (heads / G), S = S exp(dt A) + dt B x^T,
+// y = S C + D x. xbc [n][conv_dim] from ConvSilu (x [heads][P], B [G][N], C [G][N]); states[j]
+// the [heads][P][N] FP32 state; y [n][heads * P]. N at most 256.
 void SsmScan(const float* xbc, int conv_dim, const float* dt, const float* a_log, const float* D,
              int n, int heads, int P, int N, int G, float* const* states, float* y, Stream stream);
 
