@@ -155,32 +155,34 @@ __global__ void ScatterKernel(const float* x, const int32_t* rows, int H, float*
 // ---- Mamba-2 ----
 
 constexpr int kMaxConvKernel = 8;
+// The most blocks that share a step's sequences (conv and SSM): it depends on the rows alone, so
+// a captured step stays valid.
+constexpr int kSsmSequenceBlocks = 32;
 
-// Thread per channel; the rows in order, so a sequence's rows see each other's inputs.
+// Thread per (channel, share of the sequences), as SsmScanKernel shares them; a sequence's rows
+// in order, so that they see each other's inputs.
 __global__ void ConvSiluKernel(const float* in, int in_stride, int n, int channels, int K,
                                const float* w, const float* bias, float* const* states,
                                float* out) {
   const int ch = blockIdx.x * blockDim.x + threadIdx.x;
   if (ch >= channels) return;
-  float kept[kMaxConvKernel];
   const float* wc = w + static_cast<int64_t>(ch) * K;
   const float b = bias != nullptr ? bias[ch] : 0.0f;
-  float* state = nullptr;
-  for (int j = 0; j < n; ++j) {
-    if (states[j] != state) {  // another sequence: load its kept inputs
-      state = states[j];
-      for (int k = 0; k + 1 < K; ++k) kept[k] = state[static_cast<int64_t>(ch) * (K - 1) + k];
+  for (int first = blockIdx.y; first < n; first += gridDim.y) {
+    float* state = states[first];
+    if (first > 0 && states[first - 1] == state) continue;  // not its sequence's first row
+    float kept[kMaxConvKernel];
+    for (int k = 0; k + 1 < K; ++k) kept[k] = state[static_cast<int64_t>(ch) * (K - 1) + k];
+    for (int j = first; j < n && states[j] == state; ++j) {
+      const float x = in[static_cast<int64_t>(j) * in_stride + ch];
+      float acc = b;
+      for (int k = 0; k + 1 < K; ++k) acc += wc[k] * kept[k];
+      acc += wc[K - 1] * x;
+      for (int k = 0; k + 2 < K; ++k) kept[k] = kept[k + 1];
+      if (K > 1) kept[K - 2] = x;
+      out[static_cast<int64_t>(j) * channels + ch] = Silu(acc);
     }
-    const float x = in[static_cast<int64_t>(j) * in_stride + ch];
-    float acc = b;
-    for (int k = 0; k + 1 < K; ++k) acc += wc[k] * kept[k];
-    acc += wc[K - 1] * x;
-    for (int k = 0; k + 2 < K; ++k) kept[k] = kept[k + 1];
-    if (K > 1) kept[K - 2] = x;
-    out[static_cast<int64_t>(j) * channels + ch] = Silu(acc);
-    if (j + 1 == n || states[j + 1] != state) {  // the sequence's last row here: store
-      for (int k = 0; k + 1 < K; ++k) state[static_cast<int64_t>(ch) * (K - 1) + k] = kept[k];
-    }
+    for (int k = 0; k + 1 < K; ++k) state[static_cast<int64_t>(ch) * (K - 1) + k] = kept[k];
   }
 }
 
@@ -196,7 +198,6 @@ __global__ void DtSoftplusKernel(const float* in, int in_stride, int n, int head
 
 constexpr int kSsmWarps = 4;         // channels (p) per block, one warp each
 constexpr int kMaxStatePerLane = 8;  // N <= 256
-constexpr int kSsmSequenceBlocks = 32;
 
 // Block per (head, group of kSsmWarps channels, share of the sequences): block z takes the
 // sequences whose first row j has j % gridDim.z == z, so a batch's sequences run side by side.
@@ -659,8 +660,9 @@ void Scatter(const float* x, const int32_t* rows, int m, int H, float* out, Stre
 void ConvSilu(const float* in, int in_stride, int n, int channels, int K, const float* w,
               const float* bias, float* const* states, float* out, Stream stream) {
   if (n > 0) {
-    ConvSiluKernel<<<Blocks(channels, 128), 128, 0, stream>>>(in, in_stride, n, channels, K, w,
-                                                              bias, states, out);
+    const int shares = std::min(n, kSsmSequenceBlocks);
+    ConvSiluKernel<<<dim3(Blocks(channels, 128), shares), 128, 0, stream>>>(
+        in, in_stride, n, channels, K, w, bias, states, out);
   }
 }
 
