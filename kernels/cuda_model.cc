@@ -299,7 +299,7 @@ class CudaModel final : public engine::Backend {
   absl::Status Forward(size_t n, size_t m, const Scratch& s,
                        std::span<const engine::StepItem> items,
                        const std::vector<int32_t>& first_row) const;
-  // Forward for n rows and m logit rows as a CUDA graph, captured at the first step of that
+  // Forward for n rows and m logit rows as a CUDA graph, captured at the second step of that
   // shape and replayed after: one launch instead of hundreds. Graphs hold the workspace's
   // addresses and the weights'; what changes from step to step (ids, positions, state
   // pointers) is read from the workspace, written before the launch.
@@ -608,8 +608,13 @@ CudaModel::Scratch CudaModel::Plan(size_t n, size_t m) const {
 absl::Status CudaModel::Reserve(size_t rows, size_t logit_rows, uint64_t state_bytes) const {
   std::lock_guard<std::mutex> lock(*step_mu_);
   cudaSetDevice(device_);
-  Plan(rows, logit_rows);
-  const size_t workspace = workspace_.used();
+  // The largest plan: `rows` rows, or a small (graphed) step, whose attention partials may
+  // take more than a larger step's.
+  size_t workspace = 0;
+  for (size_t n = 1; n <= rows; n = n < kDeviceMoeRows ? n + 1 : std::max(n + 1, rows)) {
+    Plan(n, std::min(n, logit_rows));
+    workspace = std::max(workspace, workspace_.used());
+  }
   const char* before = workspace_.base();
   if (absl::Status s = workspace_.Reserve(workspace); !s.ok()) return s;
   if (workspace_.base() != before) DropGraphs();

@@ -10,13 +10,14 @@
 // changes. MoE experts run only on the rows that chose them: in steps of up to 8 rows one
 // product per (row, choice) with the choices read on the device (ExpertsUp / ExpertsDown), so
 // that such a step never waits for the host and is replayed as a CUDA graph captured at the
-// first step of its shape; in larger steps one cuBLAS product per chosen expert over its rows,
-// grouped on the host (gather, product, scatter).
+// second step of its shape (the first runs eagerly); in larger steps one cuBLAS product per chosen
+// expert over its rows, grouped on the host (gather, product, scatter).
 //
 // Against the CPU backend the logits agree up to the BF16 rounding of the products' inputs (the
-// gpu tests bound it); a prompt gives the same logits whole or split anywhere, up to cuBLAS's
-// choice of algorithm for the batch size (prefill_granule() is 1: the SSM runs the recurrence
-// for prompts too).
+// gpu tests bound it); a prompt gives the same logits whole or split anywhere, and a row the
+// same alone or in a batch, up to the order of summation, which depends on the step's rows
+// (cuBLAS's choice of algorithm, the attention's split of the positions, the MoE path); the
+// SSM runs the recurrence for prompts too, so prefill_granule() is 1.
 //
 // Not yet here (issue #7): the chunked SSD scan for long prompts, fused kernels, a paged KV
 // cache, sampling on the device in the runtime's loop.

@@ -7,8 +7,9 @@
 // FP32 accumulation, their input rows rounded to BF16 first (ToBf16); the SSM state and the KV
 // cache are FP32. A row's sequence state is reached through a per-row array of device pointers
 // (rows of one sequence share a pointer and come in order), so one launch serves a batch of
-// sequences. Launchers only queue work: a launch error, like any CUDA error, surfaces at the
-// next synchronisation (CudaCheck).
+// sequences; a sequence's rows must be contiguous, and no sequence may appear twice in a step
+// (ConvSilu and SsmScan give each sequence to one block). Launchers only queue work: a launch
+// error, like any CUDA error, surfaces at the next synchronisation (CudaCheck).
 //
 // This header needs no CUDA header: the stream is CUDA's own opaque type.
 #pragma once

@@ -136,23 +136,32 @@ TEST_F(CudaOpsTest, GemmTakesBf16InputsWithFp32Accumulation) {
 }
 
 TEST_F(CudaOpsTest, ConvDtAndSsmFollowTheRecurrenceAcrossSequences) {
-  // Two sequences in one batch: rows 0-4 of the first, 5-6 of the second, states non-zero.
-  const int heads = 4, P = 8, N = 48, G = 2, K = 4;
-  const int d_inner = heads * P, conv_dim = d_inner + 2 * G * N, n = 7;
+  // Three sequences in one batch, states non-zero: rows 0-2, 3-34 and 35-39. With more rows
+  // than the ops' 32 shares of sequences, one share takes the sequences starting at rows 3 and
+  // 35.
+  const int heads = 4, P = 8, N = 48, G = 2, K = 4, Q = 3;
+  const int d_inner = heads * P, conv_dim = d_inner + 2 * G * N, n = 40;
+  const auto seq = [](int j) { return j < 3 ? 0 : j < 35 ? 1 : 2; };
   const int in_stride = conv_dim + heads + 3;  // rows wider than what the ops read
   const std::vector<float> in = Random(n * in_stride, 6);
   const std::vector<float> w = Random(conv_dim * K, 7), bias = Random(conv_dim, 8);
   const std::vector<float> dt_bias = Random(heads, 9, -4, -2), a_log = Random(heads, 10, 0, 2);
   const std::vector<float> D = Random(heads, 11, 0.5f, 1.5f);
-  std::vector<float> conv_state[2] = {Random(conv_dim * (K - 1), 12),
-                                      Random(conv_dim * (K - 1), 13)};
-  std::vector<float> ssm_state[2] = {Random(heads * P * N, 14), Random(heads * P * N, 15)};
+  std::vector<std::vector<float>> conv_state, ssm_state;
+  std::vector<Dev<float>> dconv, dssm;
+  dconv.reserve(Q);
+  dssm.reserve(Q);
+  for (int q = 0; q < Q; ++q) {
+    conv_state.push_back(Random(conv_dim * (K - 1), 12 + q));
+    ssm_state.push_back(Random(heads * P * N, 20 + q));
+    dconv.emplace_back(conv_state[q]);
+    dssm.emplace_back(ssm_state[q]);
+  }
   Dev<float> din(in), dw(w), dbias(bias), ddt_bias(dt_bias), da(a_log), dD(D);
-  Dev<float> dconv0(conv_state[0]), dconv1(conv_state[1]), dssm0(ssm_state[0]), dssm1(ssm_state[1]);
   std::vector<float*> conv_ptrs, ssm_ptrs;
   for (int j = 0; j < n; ++j) {
-    conv_ptrs.push_back(j < 5 ? dconv0.get() : dconv1.get());
-    ssm_ptrs.push_back(j < 5 ? dssm0.get() : dssm1.get());
+    conv_ptrs.push_back(dconv[seq(j)].get());
+    ssm_ptrs.push_back(dssm[seq(j)].get());
   }
   Dev<float*> dconv_ptrs(conv_ptrs), dssm_ptrs(ssm_ptrs);
   Dev<float> conv_out(n * conv_dim), dt(n * heads), y(n * d_inner);
@@ -165,13 +174,13 @@ TEST_F(CudaOpsTest, ConvDtAndSsmFollowTheRecurrenceAcrossSequences) {
   Sync();
   // The CPU: the same recurrences, row after row.
   std::vector<double> want_conv(n * conv_dim), want_dt(n * heads), want_y(n * d_inner);
-  std::vector<double> cs[2], ss[2];
-  for (int q = 0; q < 2; ++q) {
+  std::vector<double> cs[Q], ss[Q];
+  for (int q = 0; q < Q; ++q) {
     cs[q].assign(conv_state[q].begin(), conv_state[q].end());
     ss[q].assign(ssm_state[q].begin(), ssm_state[q].end());
   }
   for (int j = 0; j < n; ++j) {
-    const int q = j < 5 ? 0 : 1;
+    const int q = seq(j);
     for (int ch = 0; ch < conv_dim; ++ch) {
       double* kept = cs[q].data() + ch * (K - 1);
       const double xv = in[j * in_stride + ch];
@@ -203,10 +212,10 @@ TEST_F(CudaOpsTest, ConvDtAndSsmFollowTheRecurrenceAcrossSequences) {
   EXPECT_LT(Nmse(conv_out.Read(), want_conv), kFp32Nmse);
   EXPECT_LT(Nmse(dt.Read(), want_dt), kFp32Nmse);
   EXPECT_LT(Nmse(y.Read(), want_y), kFp32Nmse);
-  EXPECT_LT(Nmse(dconv0.Read(), cs[0]), kFp32Nmse);
-  EXPECT_LT(Nmse(dconv1.Read(), cs[1]), kFp32Nmse);
-  EXPECT_LT(Nmse(dssm0.Read(), ss[0]), kFp32Nmse);
-  EXPECT_LT(Nmse(dssm1.Read(), ss[1]), kFp32Nmse);
+  for (int q = 0; q < Q; ++q) {
+    EXPECT_LT(Nmse(dconv[q].Read(), cs[q]), kFp32Nmse) << "sequence " << q;
+    EXPECT_LT(Nmse(dssm[q].Read(), ss[q]), kFp32Nmse) << "sequence " << q;
+  }
 }
 
 TEST_F(CudaOpsTest, AttentionOverTheCacheWithGqa) {
