@@ -305,6 +305,13 @@ class CudaModel final : public engine::Backend {
   // pointers) is read from the workspace, written before the launch.
   absl::Status LaunchGraph(size_t n, size_t m, const Scratch& s) const;
   void DropGraphs() const;
+  // workspace_.Reserve, dropping the graphs when the workspace moves (they hold its addresses).
+  absl::Status ReserveWorkspace(size_t bytes) const {
+    const char* before = workspace_.base();
+    absl::Status s = workspace_.Reserve(bytes);
+    if (workspace_.base() != before) DropGraphs();
+    return s;
+  }
 
  public:
   // The CUDA graphs held now (tests and diagnostics).
@@ -313,6 +320,7 @@ class CudaModel final : public engine::Backend {
  private:
   ModelConfig config_;
   int device_ = 0;
+  int multiprocessors_ = 1;
   std::string description_;
   cudaStream_t stream_ = nullptr;
   BlasHandle blas_ = nullptr;
@@ -361,6 +369,7 @@ absl::StatusOr<std::unique_ptr<CudaModel>> CudaModel::Create(ModelConfig config,
     return CudaCheck(Cat("device ", options.device));
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, options.device);
+  m->multiprocessors_ = prop.multiProcessorCount;
   m->description_ = Cat("cuda: ", prop.name, ", sm_", prop.major, prop.minor, ", ",
                         prop.totalGlobalMem >> 30, " GiB");
   // A stream that does not wait for the default one (a capture on it would fail if another
@@ -578,7 +587,7 @@ CudaModel::Scratch CudaModel::Plan(size_t n, size_t m) const {
     s.v = w.Take<float>(n * kv_dim);
     s.o = w.Take<float>(n * q_dim);
     const int heads = static_cast<int>(c.num_attention_heads);
-    s.attn_splits = AttentionSplits(static_cast<int>(n), heads);
+    s.attn_splits = AttentionSplits(static_cast<int>(n), heads, multiprocessors_);
     s.attn_partial = w.Take<float>(AttentionPartialFloats(
         static_cast<int>(n), heads, static_cast<int>(c.head_dim), s.attn_splits));
   }
@@ -615,9 +624,7 @@ absl::Status CudaModel::Reserve(size_t rows, size_t logit_rows, uint64_t state_b
     Plan(n, std::min(n, logit_rows));
     workspace = std::max(workspace, workspace_.used());
   }
-  const char* before = workspace_.base();
-  if (absl::Status s = workspace_.Reserve(workspace); !s.ok()) return s;
-  if (workspace_.base() != before) DropGraphs();
+  if (absl::Status s = ReserveWorkspace(workspace); !s.ok()) return s;
   size_t free = 0, total = 0;
   if (absl::Status s = DeviceMemory(&free, &total); !s.ok()) return s;
   if (free < state_bytes) {
@@ -861,9 +868,7 @@ absl::StatusOr<std::vector<float>> CudaModel::Run(std::span<const engine::StepIt
   std::lock_guard<std::mutex> lock(*step_mu_);
   cudaSetDevice(device_);
   Plan(n, m);
-  const char* before = workspace_.base();
-  if (absl::Status s = workspace_.Reserve(workspace_.used()); !s.ok()) return s;
-  if (workspace_.base() != before) DropGraphs();
+  if (absl::Status s = ReserveWorkspace(workspace_.used()); !s.ok()) return s;
   const Scratch s = Plan(n, m);
   if (absl::Status st = CopyToDeviceAsync(s.ints, ints.data(), ints.size() * 4, stream_);
       !st.ok()) {

@@ -689,10 +689,7 @@ void AppendKv(const float* k, const float* v, int n, int kv_dim, float* const* k
   if (n > 0) AppendKvKernel<<<n, kRowThreads, 0, stream>>>(k, v, kv_dim, kcache, vcache, pos);
 }
 
-int AttentionSplits(int n, int heads) {
-  int device = 0, sms = 0;
-  cudaGetDevice(&device);
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+int AttentionSplits(int n, int heads, int sms) {
   const int64_t blocks = static_cast<int64_t>(n) * heads, target = 8 * static_cast<int64_t>(sms);
   if (blocks <= 0 || blocks >= target / 4) return 1;
   return static_cast<int>(std::min<int64_t>(kMaxAttentionSplits, (target + blocks - 1) / blocks));

@@ -139,10 +139,10 @@ void Attention(const float* q, int n, int heads, int kv_heads, int hd, const flo
                const float* const* vcache, const int32_t* seen, int splits, float* partial,
                float* o, Stream stream);
 constexpr int kMaxAttentionSplits = 64;
-// The splits that give n rows of `heads` heads about 8 blocks per multiprocessor of the current
-// device (1 when the rows alone give 2). It depends on n and heads only, so a captured step
-// stays valid whatever the context length.
-int AttentionSplits(int n, int heads);
+// The splits that give n rows of `heads` heads about 8 blocks per multiprocessor on a device of
+// `sms` multiprocessors (1 when the rows alone give 2). It does not depend on the context, so a
+// captured step stays valid as the context grows.
+int AttentionSplits(int n, int heads, int sms);
 size_t AttentionPartialFloats(int n, int heads, int hd, int splits);
 
 // ---- MoE ----

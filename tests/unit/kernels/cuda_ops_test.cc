@@ -271,8 +271,9 @@ TEST_F(CudaOpsTest, AttentionOverTheCacheWithGqa) {
   }
   EXPECT_LT(Nmse(o.Read(), want), kFp32Nmse);
   EXPECT_LT(Nmse(split_o.Read(), want), kFp32Nmse);
-  EXPECT_EQ(AttentionSplits(1 << 20, heads), 1);  // rows enough to fill any device
-  EXPECT_GT(AttentionSplits(1, heads), 1);
+  EXPECT_EQ(AttentionSplits(1 << 20, heads, 132), 1);  // rows enough to fill the device
+  EXPECT_EQ(AttentionSplits(1, heads, 132), kMaxAttentionSplits);
+  EXPECT_EQ(AttentionSplits(1, 32, 132), 33);  // 1,056 blocks of 4 warps for 132 SMs
   EXPECT_EQ(AttentionPartialFloats(n, heads, hd, 1), 0u);
   EXPECT_EQ(dk0.Read(), kc0);
   EXPECT_EQ(dv1.Read(), vc1);
