@@ -55,6 +55,8 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/types.h>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "gateway/audit/audit_record.h"
@@ -129,6 +131,9 @@ class AuditLog {
   const AuditConfig config_;
   const AuditLogLayout layout_;
   const std::string key_;
+  // HMAC-SHA256 keyed with key_, never used itself: each ContentHmac works on a copy (which
+  // spares the algorithm lookup and the key schedule). Null when OpenSSL could not make it.
+  const std::unique_ptr<EVP_MAC_CTX, void (*)(EVP_MAC_CTX*)> hmac_;
   const AuditSigner signer_;
   uint64_t torn_tail_bytes_ = 0;
   std::string recovery_note_;

@@ -1,7 +1,9 @@
 #include "gateway/audit/audit_record.h"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -20,6 +22,52 @@ void Get(const nlohmann::json& j, const char* key, T* out) {
   if (auto it = j.find(key); it != j.end() && !it->is_null()) *out = it->get<T>();
 }
 
+// A JSON string as nlohmann's dump writes it (no \u escapes for non-ASCII, invalid UTF-8
+// replaced by U+FFFD): printable ASCII without quotes or backslashes is copied as it is, the
+// rest goes through nlohmann.
+void AppendString(std::string* out, std::string_view s) {
+  const bool plain = std::all_of(
+      s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; });
+  if (plain) {
+    out->push_back('"');
+    out->append(s);
+    out->push_back('"');
+    return;
+  }
+  out->append(nlohmann::json(std::string(s))
+                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void Key(std::string* out, std::string_view key, bool first = false) {
+  if (!first) out->push_back(',');
+  AppendString(out, key);
+  out->push_back(':');
+}
+
+void Field(std::string* out, std::string_view key, std::string_view value, bool first = false) {
+  Key(out, key, first);
+  AppendString(out, value);
+}
+
+void Field(std::string* out, std::string_view key, const std::string& value) {
+  Field(out, key, std::string_view(value));
+}
+
+template <typename Int>
+requires std::is_integral_v<Int>
+void Field(std::string* out, std::string_view key, Int value, bool first = false) {
+  Key(out, key, first);
+  absl::StrAppend(out, value);
+}
+
+// Doubles in nlohmann's shortest round-trip form ("0.0", "1.5", "1e-05").
+void Field(std::string* out, std::string_view key, double value, bool first = false) {
+  Key(out, key, first);
+  char buffer[64];
+  char* end = nlohmann::detail::to_chars(buffer, buffer + sizeof buffer, value);
+  out->append(buffer, end);
+}
+
 }  // namespace
 
 std::string FormatRfc3339Millis(int64_t unix_millis) {
@@ -36,35 +84,52 @@ std::string FormatRfc3339Millis(int64_t unix_millis) {
 }
 
 std::string EncodeAuditRecord(const AuditRecord& r) {
-  nlohmann::ordered_json j;
-  j["seq"] = r.seq;
-  j["time"] = r.time;
-  j["request_id"] = r.request_id;
-  j["tenant"] = r.tenant;
-  j["subject"] = r.subject;
-  j["method"] = r.method;
-  j["policy_hash"] = r.policy_hash;
-  j["rule_id"] = r.rule_id;
-  j["level"] = r.level;
-  if (!r.model.empty()) j["model"] = r.model;
-  j["categories"] = nlohmann::ordered_json::object();
-  for (const auto& [k, v] : r.categories) j["categories"][k] = v;
-  j["difficulty"] = Round(r.difficulty, 1e4);
-  j["target"] = r.target;
-  j["transform"] = r.transform;
-  j["fallbacks"] = r.fallbacks;
-  j["outcome"] = r.outcome;
-  j["status_code"] = r.status_code;
-  j["prompt_tokens"] = r.prompt_tokens;
-  j["completion_tokens"] = r.completion_tokens;
-  j["mangled_placeholders"] = r.mangled_placeholders;
-  j["stage_ms"] = nlohmann::ordered_json::object();
-  for (const auto& [k, v] : r.stage_ms) j["stage_ms"][k] = Round(v, 1e3);
-  j["total_ms"] = Round(r.total_ms, 1e3);
-  j["content_hmac"] = r.content_hmac;
-  j["prev"] = r.prev;
-  // Invalid UTF-8 (which no field should carry) is replaced rather than thrown on.
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  // Written field by field (a JSON document built first costs more than the rest of the
+  // writer's work per record); the bytes are nlohmann's compact dump of the same object, which
+  // the tests check.
+  std::string out;
+  out.reserve(640);
+  out += '{';
+  Field(&out, "seq", r.seq, /*first=*/true);
+  Field(&out, "time", r.time);
+  Field(&out, "request_id", r.request_id);
+  Field(&out, "tenant", r.tenant);
+  Field(&out, "subject", r.subject);
+  Field(&out, "method", r.method);
+  Field(&out, "policy_hash", r.policy_hash);
+  Field(&out, "rule_id", r.rule_id);
+  Field(&out, "level", r.level);
+  if (!r.model.empty()) Field(&out, "model", r.model);
+  Key(&out, "categories");
+  out += '{';
+  for (const auto& [k, v] : r.categories) Field(&out, k, v, &k == &r.categories.begin()->first);
+  out += '}';
+  Field(&out, "difficulty", Round(r.difficulty, 1e4));
+  Field(&out, "target", r.target);
+  Field(&out, "transform", r.transform);
+  Key(&out, "fallbacks");
+  out += '[';
+  for (size_t i = 0; i < r.fallbacks.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendString(&out, r.fallbacks[i]);
+  }
+  out += ']';
+  Field(&out, "outcome", r.outcome);
+  Field(&out, "status_code", r.status_code);
+  Field(&out, "prompt_tokens", r.prompt_tokens);
+  Field(&out, "completion_tokens", r.completion_tokens);
+  Field(&out, "mangled_placeholders", r.mangled_placeholders);
+  Key(&out, "stage_ms");
+  out += '{';
+  for (const auto& [k, v] : r.stage_ms) {
+    Field(&out, k, Round(v, 1e3), &k == &r.stage_ms.begin()->first);
+  }
+  out += '}';
+  Field(&out, "total_ms", Round(r.total_ms, 1e3));
+  Field(&out, "content_hmac", r.content_hmac);
+  Field(&out, "prev", r.prev);
+  out += '}';
+  return out;
 }
 
 absl::StatusOr<AuditRecord> DecodeAuditRecord(std::string_view line) {

@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -113,6 +112,9 @@ struct Connection {
   std::optional<tcp::socket> plain;
   std::optional<ssl::stream<tcp::socket>> tls;
   beast::flat_buffer buffer;
+  // Where body bytes are read to, before on_body: kept with the connection, so that a request
+  // on a pooled connection allocates none.
+  std::unique_ptr<char[]> body_chunk = std::make_unique<char[]>(kReadChunk);
   Clock::time_point idle_since;
 };
 
@@ -540,17 +542,17 @@ class Call final : public HttpCall, public std::enable_shared_from_this<Call> {
     stage_ = HttpStage::kReadBody;
     while (!parser.is_done()) {
       if (!Arm(options_.idle_timeout, Reason::kIdleTimeout)) co_return HttpResult{};
-      parser.get().body().data = read_buffer_.data();
-      parser.get().body().size = read_buffer_.size();
+      parser.get().body().data = conn_->body_chunk.get();
+      parser.get().body().size = kReadChunk;
       co_await conn_->With([&](auto& stream) {
         return http::async_read_some(stream, conn_->buffer, parser,
                                      asio::redirect_error(asio::use_awaitable, ec));
       });
       if (done_) co_return HttpResult{};
       if (ec == http::error::need_buffer) ec = {};
-      size_t n = read_buffer_.size() - parser.get().body().size;
+      size_t n = kReadChunk - parser.get().body().size;
       if (n > 0 && handlers_.on_body) {
-        handlers_.on_body(std::string_view(read_buffer_.data(), n));
+        handlers_.on_body(std::string_view(conn_->body_chunk.get(), n));
         if (CancelledByHandler()) co_return HttpResult{};
       }
       if (ec) co_return Fail(ReadError(ec, "in the middle of the response body"));
@@ -646,7 +648,6 @@ class Call final : public HttpCall, public std::enable_shared_from_this<Call> {
   Clock::time_point expiry_ = options_.deadline;
   Reason expiry_reason_ = Reason::kDeadline;
   std::chrono::milliseconds phase_limit_{0};
-  std::array<char, kReadChunk> read_buffer_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -170,6 +171,67 @@ TEST_F(AuditLogTest, EncodeDecodeRoundTrip) {
   EXPECT_FALSE(DecodeAuditRecord("{\"seq\": \"x\"}").ok());
   EXPECT_FALSE(DecodeAuditRecord("[1]").ok());
   EXPECT_FALSE(DecodeAuditRecord("{\"seq\": 1").ok());
+}
+
+// The encoder writes the line field by field; its bytes must be what nlohmann's compact dump
+// of the same object gives (the form every existing log was written in).
+std::string ReferenceEncoding(const AuditRecord& r) {
+  auto round = [](double v, double scale) {
+    return std::isfinite(v) ? std::round(v * scale) / scale : 0.0;
+  };
+  nlohmann::ordered_json j;
+  j["seq"] = r.seq;
+  j["time"] = r.time;
+  j["request_id"] = r.request_id;
+  j["tenant"] = r.tenant;
+  j["subject"] = r.subject;
+  j["method"] = r.method;
+  j["policy_hash"] = r.policy_hash;
+  j["rule_id"] = r.rule_id;
+  j["level"] = r.level;
+  if (!r.model.empty()) j["model"] = r.model;
+  j["categories"] = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : r.categories) j["categories"][k] = v;
+  j["difficulty"] = round(r.difficulty, 1e4);
+  j["target"] = r.target;
+  j["transform"] = r.transform;
+  j["fallbacks"] = r.fallbacks;
+  j["outcome"] = r.outcome;
+  j["status_code"] = r.status_code;
+  j["prompt_tokens"] = r.prompt_tokens;
+  j["completion_tokens"] = r.completion_tokens;
+  j["mangled_placeholders"] = r.mangled_placeholders;
+  j["stage_ms"] = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : r.stage_ms) j["stage_ms"][k] = round(v, 1e3);
+  j["total_ms"] = round(r.total_ms, 1e3);
+  j["content_hmac"] = r.content_hmac;
+  j["prev"] = r.prev;
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+TEST_F(AuditLogTest, EncodingIsNlohmannsCompactDump) {
+  std::vector<AuditRecord> records;
+  records.push_back(Sample("plain"));
+  AuditRecord empty;  // empty strings, maps and lists; zeros
+  records.push_back(empty);
+  AuditRecord odd = Sample("quote\" back\\slash\ttab\nnewline\x01\x1f\x7f");
+  odd.seq = UINT64_MAX;
+  odd.tenant = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92";  // UTF-8
+  odd.subject = "bad \xff\xfe utf-8 \xc3";                   // invalid UTF-8: replaced
+  odd.model = "failed_closed";
+  odd.categories = {{"pii.\"email\"", 3}, {"z", -1}};
+  odd.fallbacks = {"a", "", "b\\c"};
+  odd.stage_ms = {{"assess", 100000.0}, {"decide", 1e-5},   {"dispatch", 123456789.987654},
+                  {"zero", 0.0},        {"negative", -2.5}, {"nan", std::nan("")}};
+  odd.difficulty = 0.99995;
+  odd.total_ms = 1e21;
+  odd.prompt_tokens = UINT32_MAX;
+  odd.prev = std::string(64, '0');
+  records.push_back(odd);
+  for (const AuditRecord& r : records) {
+    SCOPED_TRACE(r.request_id);
+    EXPECT_EQ(EncodeAuditRecord(r), ReferenceEncoding(r));
+  }
 }
 
 TEST_F(AuditLogTest, ReopenContinuesTheSequence) {
