@@ -6,8 +6,11 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -64,6 +67,9 @@ struct Server::Impl {
   Metrics metrics;
   std::unique_ptr<MetricsServer> metrics_server;
   std::unique_ptr<PolicyWatcher> policy_watcher;  // null when config.policy_watch is 0
+  // Refreshes the targets' grpc.health.v1 status; on `io`, declared after it.
+  std::optional<boost::asio::steady_timer> health_timer;
+  std::map<std::string, bool> health_reported;  // target -> serving; touched by the timer only
   Services services;
   std::unique_ptr<grpc::Service> gateway_service;
   std::unique_ptr<grpc::Service> admin_service;
@@ -114,6 +120,30 @@ struct Server::Impl {
 namespace {
 
 using Impl = Server::Impl;
+
+// Sets each target's grpc.health.v1 status where it changed, then runs again after
+// kTargetHealthInterval (until the timer is cancelled). Ejection ends with time and an engine
+// can fail at any moment, so health is looked at rather than announced.
+void ReportTargetHealth(Impl* impl) {
+  grpc::HealthCheckServiceInterface* health = impl->grpc_server->GetHealthCheckService();
+  const auto now = Clock::now();
+  for (const auto& e : impl->targets->entries()) {
+    const std::string& name = e->target->config().name;
+    const bool serving = impl->targets->Healthy(*e, now);
+    auto [it, added] = impl->health_reported.try_emplace(name, serving);
+    if (!added && it->second == serving) continue;
+    it->second = serving;
+    health->SetServingStatus(TargetHealthService(name), serving);
+    if (!added) {
+      Log(serving ? LogLevel::kInfo : LogLevel::kWarn, "target_health",
+          {{"target", name}, {"serving", serving}});
+    }
+  }
+  impl->health_timer->expires_after(kTargetHealthInterval);
+  impl->health_timer->async_wait([impl](boost::system::error_code ec) {
+    if (!ec) ReportTargetHealth(impl);
+  });
+}
 
 // Holds an in-flight slot for the life of a call.
 class Admission {
@@ -512,6 +542,10 @@ class AdminService final : public v1::Admin::CallbackService {
 
 }  // namespace
 
+std::string TargetHealthService(std::string_view target) {
+  return absl::StrCat("targets/", absl::string_view(target.data(), target.size()));
+}
+
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() { Shutdown(); }
@@ -615,6 +649,8 @@ absl::Status Server::Start() {
   if (!impl.grpc_server || impl.port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
   }
+  impl.health_timer.emplace(impl.io);
+  ReportTargetHealth(&impl);  // then on the workers; io.stop() in Shutdown ends it
 
   if (!c.metrics_listen.empty()) {
     impl.metrics_server = std::make_unique<MetricsServer>(&impl.metrics);
@@ -654,7 +690,8 @@ void Server::Shutdown() {
     if (impl.policy_watcher) impl.policy_watcher->Stop();
     if (impl.grpc_server) {
       auto deadline = std::chrono::system_clock::now() + impl.config.shutdown_grace;
-      impl.grpc_server->GetHealthCheckService()->SetServingStatus(false);
+      // Every service NOT_SERVING from now on; later refreshes are ignored.
+      impl.grpc_server->GetHealthCheckService()->Shutdown();
       impl.grpc_server->Shutdown(deadline);  // in-flight calls finish or are cancelled
       impl.grpc_server->Wait();
     }

@@ -5,15 +5,27 @@
 // transform are in-memory computations, and dispatch runs on Airlock's own worker threads,
 // which post results back to the reactor.
 //
+// Health (grpc.health.v1): the service "" is SERVING from Start until Shutdown; each target has
+// a service "targets/NAME", SERVING while the target is healthy (not ejected after failures,
+// no engine fault) and NOT_SERVING otherwise, refreshed every kTargetHealthInterval.
+//
 // Lifecycle: Create → Start → (ReloadPolicy)* → Shutdown. Thread-safe after Start.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "gateway/config.h"
 
 namespace airlock::gateway {
+
+inline constexpr std::chrono::milliseconds kTargetHealthInterval{250};
+
+// The grpc.health.v1 service name of a target: "targets/NAME".
+std::string TargetHealthService(std::string_view target);
 
 class Server {
  public:

@@ -99,6 +99,8 @@ class Gateway:
                       f"    base_url: {t['url']}", f"    model: {t.get('model', 'm')}",
                       f"    clearance: {t.get('clearance', 'public')}",
                       f"    retries: {t.get('retries', 1)}"]
+            lines += [f"    {key}: {t[key]}" for key in ("eject_after_failures", "eject_for_ms")
+                      if key in t]
         lines += ["egress_allowlist: [127.0.0.1]", "policy: policy.yaml",
                   "audit: { path: audit.jsonl, fsync: record }",
                   "limits: { max_message_bytes: 65536, max_concurrent_streams: 100, "

@@ -114,6 +114,44 @@ def test_health_and_reflection(start_upstream, start_gateway):
     channel.close()
 
 
+def test_target_health_follows_ejection(start_upstream, start_gateway):
+    """grpc.health.v1 has a service per target, "targets/NAME": NOT_SERVING while the target
+    is ejected after failures, SERVING again once the ejection is over."""
+    upstream = start_upstream("--fail-first", "1")
+    gw = start_gateway([{"name": "frontier", "url": upstream.url, "retries": 0,
+                         "eject_after_failures": 1, "eject_for_ms": 1500}])
+    channel = grpc.insecure_channel(gw.address)
+    check = channel.unary_unary(
+        "/grpc.health.v1.Health/Check",
+        request_serializer=lambda name: b"\x0a" + bytes([len(name)]) + name.encode(),
+        response_deserializer=lambda b: b)
+    serving, not_serving = b"\x08\x01", b"\x08\x02"
+
+    def wait_for(name, status, timeout=10):
+        end = time.time() + timeout
+        while check(name, timeout=5) != status:
+            assert time.time() < end, f"{name} never became {status!r}"
+            time.sleep(0.05)
+        return time.time()
+
+    assert check("", timeout=5) == serving
+    assert check("targets/frontier", timeout=5) == serving
+    with pytest.raises(grpc.RpcError) as e:
+        check("targets/elsewhere", timeout=5)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+    with pytest.raises(grpc.RpcError) as e:
+        gw.client().chat([{"role": "user", "content": "x"}])
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    failed = time.time()
+    wait_for("targets/frontier", not_serving)
+    assert check("", timeout=5) == serving  # the gateway itself still serves
+    assert wait_for("targets/frontier", serving) - failed >= 1.0  # not before the ejection ends
+    r = gw.client().chat([{"role": "user", "content": "back"}])
+    assert r.content == "You said: back"
+    channel.close()
+
+
 def test_configuration_error_names_file_line_and_key(tmp):
     path = os.path.join(tmp, "bad.yaml")
     with open(path, "w") as f:
