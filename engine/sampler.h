@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <vector>
 
 namespace airlock::engine {
 
@@ -31,6 +32,12 @@ class Sampler {
  private:
   SamplingParams params_;
   std::mt19937_64 rng_;
+  // Reused from token to token (a sampler serves one sequence).
+  std::vector<float> penalized_;
+  std::vector<bool> seen_;
+  std::vector<double> weight_;
+  std::vector<int32_t> order_;
+  std::vector<int32_t> candidates_;
 };
 
 }  // namespace airlock::engine
