@@ -9,6 +9,8 @@
 namespace airlock::engine {
 namespace {
 
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
 // Candidate floors, as weights relative to the most likely token's (1): the first gathers the
 // tokens within about 9 nats of the top, which hold what filters and draws look at for the
 // distributions a language model gives; each next one is 10^4 lower; after the last, everything.
@@ -32,16 +34,19 @@ int32_t Sampler::Sample(std::span<const float> in, std::span<const int32_t> rece
     }
     logits = penalized_;
   }
-  if (params_.temperature <= 0.0f) {
-    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-  }
-  // A NaN (a broken model) would leave the order below undefined: it counts as -inf.
-  if (std::any_of(logits.begin(), logits.end(), [](float l) { return std::isnan(l); })) {
+  // Non-finite logits (a broken model) would leave the order or the weights undefined: NaN
+  // counts as -inf, +inf as the largest float.
+  if (std::any_of(logits.begin(), logits.end(),
+                  [](float l) { return std::isnan(l) || l == kInf; })) {
     if (logits.data() != penalized_.data()) penalized_.assign(logits.begin(), logits.end());
     for (float& l : penalized_) {
-      if (std::isnan(l)) l = -std::numeric_limits<float>::infinity();
+      if (std::isnan(l)) l = -kInf;
+      if (l == kInf) l = std::numeric_limits<float>::max();
     }
     logits = penalized_;
+  }
+  if (params_.temperature <= 0.0f) {
+    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
 
   // The order every step below walks: most likely first, lower ids first among equals.
@@ -50,9 +55,8 @@ int32_t Sampler::Sample(std::span<const float> in, std::span<const int32_t> rece
     return la > lb || (la == lb && a < b);
   };
   const size_t vocab = logits.size();
-  const float temperature = params_.temperature;
-  // S: the top-k (sorted) when top_k is set, else every token. Its weights are the softmax
-  // before normalisation: exp(l / T - max), 1 for the most likely token.
+  const double temperature = params_.temperature;
+  // S: the top-k (sorted) when top_k is set, else every token (in id order).
   const bool top_k = params_.top_k > 0 && static_cast<size_t>(params_.top_k) < vocab;
   order_.resize(vocab);
   std::iota(order_.begin(), order_.end(), 0);
@@ -61,16 +65,23 @@ int32_t Sampler::Sample(std::span<const float> in, std::span<const int32_t> rece
     std::partial_sort(order_.begin(), order_.begin() + params_.top_k, order_.end(), before);
     order_.resize(static_cast<size_t>(params_.top_k));
   }
-  const double max = (top_k ? logits[static_cast<size_t>(order_[0])]
-                            : *std::max_element(logits.begin(), logits.end())) /
-                     temperature;
+  const float top = top_k ? logits[static_cast<size_t>(order_[0])]
+                          : *std::max_element(logits.begin(), logits.end());
+  if (top == -kInf) return top_k ? order_[0] : 0;  // nothing is more likely than anything
+  // The weights of S (1 for the most likely token) and their sum, in increasing id order.
+  const double max = top / temperature;
   weight_.resize(vocab);
-  double sum = 0;
   for (int32_t i : order_) {
-    const double w = std::exp(logits[static_cast<size_t>(i)] / temperature - max);
-    weight_[static_cast<size_t>(i)] = w;
-    sum += w;
+    weight_[static_cast<size_t>(i)] = std::exp(logits[static_cast<size_t>(i)] / temperature - max);
   }
+  const std::vector<int32_t>* by_id = &order_;
+  if (top_k) {
+    by_id_.assign(order_.begin(), order_.end());
+    std::sort(by_id_.begin(), by_id_.end());
+    by_id = &by_id_;
+  }
+  double sum = 0;
+  for (int32_t i : *by_id) sum += weight_[static_cast<size_t>(i)];
   const auto p = [&](int32_t i) { return weight_[static_cast<size_t>(i)] / sum; };
 
   // Filters and the draw look at a prefix of S in order, usually short: sort only the tokens
@@ -87,7 +98,7 @@ int32_t Sampler::Sample(std::span<const float> in, std::span<const int32_t> rece
       const size_t band = candidates_.size();
       for (size_t i = 0; i < vocab; ++i) {
         const double w = weight_[i];
-        // The last band takes everything left, NaN weights included.
+        // The last band takes everything left.
         if (!(w >= above) && (w >= floor || floor == 0)) {
           candidates_.push_back(static_cast<int32_t>(i));
         }
@@ -121,13 +132,13 @@ int32_t Sampler::Sample(std::span<const float> in, std::span<const int32_t> rece
         cut = true;
       }
     }
-    if (cut) {
+    if (!u) {
       double total = 0;
-      for (size_t i = 0; i < n; ++i) total += p((*c)[i]);
-      if (!u) u = std::uniform_real_distribution<double>(0.0, total)(rng_);
-    } else if (!u) {  // nothing filtered: the draw is over all of S
-      double total = 0;
-      for (int32_t i : order_) total += p(i);
+      if (cut && n < order_.size()) {
+        for (size_t i = 0; i < n; ++i) total += p((*c)[i]);
+      } else {  // nothing cut: the draw is over all of S
+        for (int32_t i : *by_id) total += p(i);
+      }
       u = std::uniform_real_distribution<double>(0.0, total)(rng_);
     }
     double acc = 0;

@@ -6,6 +6,15 @@
 // top-p (the smallest set, most likely first, whose probability reaches p), min-p (tokens at
 // least min_p times the most likely one's probability), renormalised, and one draw from the
 // sampler's own generator, seeded: the same seed and logits give the same tokens.
+//
+// Exactly (so that any implementation picks the same token): "most likely first" is the order
+// of logits, then of ids; NaN counts as -inf and +inf as the largest float. The weights are
+// w = exp(l / T - l_max / T) in double; the probabilities p = w / Σw with the sum over the
+// candidates (the top-k, or all) in increasing id order. Top-p adds p along the order until the
+// sum reaches top_p; the draw is u = r · total with r uniform in [0, 1) and total the sum of the
+// kept p (in increasing id order when nothing was cut, else along the order), and picks the
+// first token along the order whose running sum of p exceeds u (the last kept one if none).
+// When every logit is -inf, the first token in the order is picked.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +46,7 @@ class Sampler {
   std::vector<bool> seen_;
   std::vector<double> weight_;
   std::vector<int32_t> order_;
+  std::vector<int32_t> by_id_;
   std::vector<int32_t> candidates_;
 };
 

@@ -60,9 +60,14 @@ void Field(std::string* out, std::string_view key, Int value, bool first = false
   absl::StrAppend(out, value);
 }
 
-// Doubles in nlohmann's shortest round-trip form ("0.0", "1.5", "1e-05").
+// Doubles in nlohmann's shortest round-trip form ("0.0", "1.5", "1e-05"); like nlohmann, null
+// for what is not finite (a huge value that rounding pushed to infinity).
 void Field(std::string* out, std::string_view key, double value, bool first = false) {
   Key(out, key, first);
+  if (!std::isfinite(value)) {
+    out->append("null");
+    return;
+  }
   char buffer[64];
   char* end = nlohmann::detail::to_chars(buffer, buffer + sizeof buffer, value);
   out->append(buffer, end);

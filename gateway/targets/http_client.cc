@@ -114,7 +114,7 @@ struct Connection {
   beast::flat_buffer buffer;
   // Where body bytes are read to, before on_body: kept with the connection, so that a request
   // on a pooled connection allocates none.
-  std::unique_ptr<char[]> body_chunk = std::make_unique<char[]>(kReadChunk);
+  std::unique_ptr<char[]> body_chunk = std::make_unique_for_overwrite<char[]>(kReadChunk);
   Clock::time_point idle_since;
 };
 

@@ -63,13 +63,17 @@ TEST(Sampler, DrawsFollowTheSoftmaxAndTheSeed) {
   EXPECT_NE(Draws({.seed = 42}, 500), Draws({.seed = 43}, 500));
 }
 
-// The sampler's definition, written the obvious way: sort the whole vocabulary, then filter
-// and draw along that order.
+// The sampler's definition (sampler.h), written the obvious way: sort the whole vocabulary,
+// then filter and draw along that order.
 class ReferenceSampler {
  public:
   explicit ReferenceSampler(const SamplingParams& params) : params_(params), rng_(params.seed) {}
 
   int32_t Sample(std::vector<float> logits) {
+    for (float& l : logits) {
+      if (std::isnan(l)) l = -std::numeric_limits<float>::infinity();
+      if (l == std::numeric_limits<float>::infinity()) l = std::numeric_limits<float>::max();
+    }
     std::vector<int32_t> order(logits.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
@@ -77,34 +81,43 @@ class ReferenceSampler {
     });
     size_t n = order.size();
     if (params_.top_k > 0) n = std::min(n, static_cast<size_t>(params_.top_k));
-    const double max = logits[static_cast<size_t>(order[0])] / params_.temperature;
-    std::vector<double> p(n);
-    double sum = 0;
-    for (size_t i = 0; i < n; ++i) {
-      p[i] = std::exp(logits[static_cast<size_t>(order[i])] / params_.temperature - max);
-      sum += p[i];
+    if (logits[static_cast<size_t>(order[0])] == -std::numeric_limits<float>::infinity()) {
+      return order[0];
     }
-    for (double& v : p) v /= sum;
+    const double t = params_.temperature;
+    const double max = logits[static_cast<size_t>(order[0])] / t;
+    std::vector<double> w(logits.size(), 0.0);  // by id, over the first n of the order
+    std::vector<int32_t> by_id(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n));
+    std::sort(by_id.begin(), by_id.end());
+    double sum = 0;
+    for (int32_t i : by_id)
+      sum += w[static_cast<size_t>(i)] = std::exp(logits[static_cast<size_t>(i)] / t - max);
+    const auto p = [&](size_t rank) { return w[static_cast<size_t>(order[rank])] / sum; };
+    const size_t all = n;
     if (params_.top_p < 1.0f) {
       double acc = 0;
       size_t keep = 0;
       while (keep < n) {
-        acc += p[keep++];
+        acc += p(keep++);
         if (acc >= params_.top_p) break;
       }
       n = std::max<size_t>(keep, 1);
     }
     if (params_.min_p > 0.0f) {
       size_t keep = 1;
-      while (keep < n && p[keep] >= params_.min_p * p[0]) ++keep;
+      while (keep < n && p(keep) >= params_.min_p * p(0)) ++keep;
       n = keep;
     }
     double total = 0;
-    for (size_t i = 0; i < n; ++i) total += p[i];
+    if (n < all) {
+      for (size_t i = 0; i < n; ++i) total += p(i);
+    } else {
+      for (int32_t i : by_id) total += w[static_cast<size_t>(i)] / sum;
+    }
     const double u = std::uniform_real_distribution<double>(0.0, total)(rng_);
     double acc = 0;
     for (size_t i = 0; i < n; ++i) {
-      acc += p[i];
+      acc += p(i);
       if (u < acc) return order[i];
     }
     return order[n - 1];
@@ -151,6 +164,51 @@ TEST(Sampler, PicksWhatSortingTheWholeVocabularyWould) {
     }
   }
   EXPECT_EQ(cases, 4 * 3 * 9);
+}
+
+// Rows where summation order, non-finite values or extreme settings decide the token.
+TEST(Sampler, EdgeCasesPickWhatTheDefinitionSays) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<std::vector<float>> rows;
+  // Two tokens holding all but 1e-13 of the mass, behind a thousand tiny ones: top-p 0.5 sits
+  // on the last bit of the normaliser.
+  std::vector<float> tail(1002, -37.0f);
+  tail[1000] = tail[1001] = 0.0f;
+  rows.push_back(tail);
+  rows.push_back({1.0f, inf, 3.0f, inf, -inf});          // +inf: the largest float
+  rows.push_back({-inf, -inf, -inf});                    // nothing more likely than anything
+  rows.push_back({nan, nan, nan, nan});                  // all NaN
+  rows.push_back({0.5f, nan, 2.0f, -inf, 2.0f, 1e30f});  // a mix
+  std::vector<float> long_tail(30000);                   // a long, slowly falling tail
+  for (size_t i = 0; i < long_tail.size(); ++i) long_tail[i] = -0.0005f * static_cast<float>(i);
+  rows.push_back(long_tail);
+  const SamplingParams settings[] = {
+      {.temperature = 1.0f, .seed = 1},
+      {.temperature = 1.0f, .top_p = 0.5f, .seed = 2},
+      {.temperature = 1.0f, .top_p = 1e-6f, .seed = 3},
+      {.temperature = 1e-38f, .seed = 4},
+      {.temperature = 1e-38f, .min_p = 0.1f, .seed = 5},
+      {.temperature = 0.8f, .min_p = 0.5f, .seed = 6},
+      {.temperature = 1.0f, .top_k = 100000, .seed = 7},
+      {.temperature = 1.0f, .top_k = 2, .min_p = 0.2f, .seed = 8},
+      {.temperature = 3.0f, .top_p = 0.99f, .min_p = 1e-6f, .seed = 9},
+  };
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (const SamplingParams& params : settings) {
+      Sampler fast(params);
+      ReferenceSampler reference(params);
+      for (int draw = 0; draw < 40; ++draw) {
+        const int32_t want = reference.Sample(rows[r]);
+        ASSERT_GE(want, 0);
+        ASSERT_LT(static_cast<size_t>(want), rows[r].size());
+        ASSERT_EQ(fast.Sample(rows[r]), want) << "row " << r << " seed " << params.seed;
+      }
+    }
+  }
+  // Greedy treats NaN as -inf too.
+  Sampler greedy({.temperature = 0});
+  EXPECT_EQ(greedy.Sample(std::vector<float>{nan, 1.0f, nan}), 1);
 }
 
 TEST(Sampler, NanLogitsCountAsMinusInfinity) {
