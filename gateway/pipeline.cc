@@ -361,4 +361,13 @@ void AppendDelta(const v1::ChatStreamResponse& delta, v1::ChatResponse* answer) 
   if (delta.has_usage()) *answer->mutable_usage() = delta.usage();
 }
 
+bool MergeDelta(v1::ChatStreamResponse* into, const v1::ChatStreamResponse& next) {
+  if (next.has_route() || !into->finish_reason().empty() || into->has_usage()) return false;
+  into->mutable_content_delta()->append(next.content_delta());
+  into->mutable_tool_calls()->MergeFrom(next.tool_calls());
+  if (!next.finish_reason().empty()) into->set_finish_reason(next.finish_reason());
+  if (next.has_usage()) *into->mutable_usage() = next.usage();
+  return true;
+}
+
 }  // namespace airlock::gateway

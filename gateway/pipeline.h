@@ -157,6 +157,11 @@ class AnswerRestorer {
 // Merges deltas into a complete unary answer.
 void AppendDelta(const v1::ChatStreamResponse& delta, v1::ChatResponse* answer);
 
+// Appends `next` to `into`, a delta not yet sent, so that one message carries both: the answer
+// that AppendDelta assembles is the same. False (and nothing changed) when `next` carries the
+// route (it must stay the stream's first message) or `into` is already the last message.
+bool MergeDelta(v1::ChatStreamResponse* into, const v1::ChatStreamResponse& next);
+
 // Maps an absl status to the audit outcome word: ok, denied, cancelled, deadline_exceeded,
 // rejected (resource exhausted), invalid, unauthenticated, error.
 std::string_view OutcomeOf(const absl::Status& status);

@@ -354,9 +354,12 @@ class ChatStreamReactor final : public grpc::ServerWriteReactor<v1::ChatStreamRe
   void OnDone() override { delete this; }
 
  private:
+  // One write at a time; what arrives meanwhile waits, merged into one message (a client or a
+  // network slower than the upstream gets fewer, larger deltas instead of a growing queue).
   void Enqueue(v1::ChatStreamResponse msg) {
     std::lock_guard<std::mutex> lock(mu_);
     if (write_failed_) return;
+    if (queue_.size() >= 2 && MergeDelta(&queue_.back(), msg)) return;  // front: being written
     queue_.push_back(std::move(msg));
     if (!writing_) {
       writing_ = true;

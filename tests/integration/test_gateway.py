@@ -52,7 +52,10 @@ def test_streaming_round_trip(gw, upstream):
     assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
 
 
-def test_streaming_delivers_several_deltas(gw):
+def test_streaming_delivers_several_deltas(start_upstream, start_gateway):
+    # Pieces 50 ms apart: each is written before the next arrives, so none is merged.
+    upstream = start_upstream("--chunk-delay", "0.05")
+    gw = start_gateway([{"name": "frontier", "url": upstream.url}])
     responses = list(gw.client().chat_stream([{"role": "user", "content": "a b c d e"}]))
     assert len([r for r in responses if r.content_delta]) >= 5
     assert responses[0].HasField("route")
