@@ -56,32 +56,34 @@ int32_t Sampler::Sample(std::span<const float> in, std::span<const int32_t> rece
   };
   const size_t vocab = logits.size();
   const double temperature = params_.temperature;
-  // S: the top-k (sorted) when top_k is set, else every token (in id order).
+  // S: the top-k when top_k is set (order_ along the order, by_id_ by id), else every token.
   const bool top_k = params_.top_k > 0 && static_cast<size_t>(params_.top_k) < vocab;
-  order_.resize(vocab);
-  std::iota(order_.begin(), order_.end(), 0);
+  const size_t s_size = top_k ? static_cast<size_t>(params_.top_k) : vocab;
   if (top_k) {
+    order_.resize(vocab);
+    std::iota(order_.begin(), order_.end(), 0);
     // A heap of the k best so far: most tokens lose to its weakest at one comparison.
     std::partial_sort(order_.begin(), order_.begin() + params_.top_k, order_.end(), before);
-    order_.resize(static_cast<size_t>(params_.top_k));
+    order_.resize(s_size);
+    by_id_.assign(order_.begin(), order_.end());
+    std::sort(by_id_.begin(), by_id_.end());
   }
+  // Calls f(id) for each token of S, in increasing id order.
+  const auto for_each_in_s = [&](auto&& f) {
+    if (top_k) {
+      for (int32_t i : by_id_) f(static_cast<size_t>(i));
+    } else {
+      for (size_t i = 0; i < vocab; ++i) f(i);
+    }
+  };
   const float top = top_k ? logits[static_cast<size_t>(order_[0])]
                           : *std::max_element(logits.begin(), logits.end());
   if (top == -kInf) return top_k ? order_[0] : 0;  // nothing is more likely than anything
-  // The weights of S (1 for the most likely token) and their sum, in increasing id order.
+  // The weights of S (1 for the most likely token) and their sum.
   const double max = top / temperature;
   weight_.resize(vocab);
-  for (int32_t i : order_) {
-    weight_[static_cast<size_t>(i)] = std::exp(logits[static_cast<size_t>(i)] / temperature - max);
-  }
-  const std::vector<int32_t>* by_id = &order_;
-  if (top_k) {
-    by_id_.assign(order_.begin(), order_.end());
-    std::sort(by_id_.begin(), by_id_.end());
-    by_id = &by_id_;
-  }
   double sum = 0;
-  for (int32_t i : *by_id) sum += weight_[static_cast<size_t>(i)];
+  for_each_in_s([&](size_t i) { sum += weight_[i] = std::exp(logits[i] / temperature - max); });
   const auto p = [&](int32_t i) { return weight_[static_cast<size_t>(i)] / sum; };
 
   // Filters and the draw look at a prefix of S in order, usually short: sort only the tokens
@@ -93,7 +95,6 @@ int32_t Sampler::Sample(std::span<const float> in, std::span<const int32_t> rece
   candidates_.clear();
   double above = std::numeric_limits<double>::infinity();  // the previous round's floor
   for (double floor = kFirstFloor;; floor = floor > kLastFloor ? floor * kFloorStep : 0) {
-    std::vector<int32_t>* c = &order_;
     if (!top_k) {
       const size_t band = candidates_.size();
       for (size_t i = 0; i < vocab; ++i) {
@@ -105,24 +106,24 @@ int32_t Sampler::Sample(std::span<const float> in, std::span<const int32_t> rece
       }
       std::sort(candidates_.begin() + static_cast<std::ptrdiff_t>(band), candidates_.end(), before);
       above = floor;
-      c = &candidates_;
     }
-    const bool complete = top_k || c->size() == vocab;
-    size_t n = c->size();
+    const std::vector<int32_t>& c = top_k ? order_ : candidates_;
+    const bool complete = c.size() == s_size;
+    size_t n = c.size();
     bool cut = complete;  // whether the kept prefix (its length n) is known
     if (params_.top_p < 1.0f) {
       double acc = 0;
       size_t keep = 0;
       bool reached = false;
-      while (keep < n && !reached) reached = (acc += p((*c)[keep++])) >= params_.top_p;
+      while (keep < n && !reached) reached = (acc += p(c[keep++])) >= params_.top_p;
       if (!reached && !complete) continue;  // the smallest set reaching p is longer
       n = std::max<size_t>(keep, 1);
       cut = true;
     }
     if (params_.min_p > 0.0f) {
-      const double threshold = params_.min_p * p((*c)[0]);
+      const double threshold = params_.min_p * p(c[0]);
       size_t keep = 1;
-      while (keep < n && p((*c)[keep]) >= threshold) ++keep;
+      while (keep < n && p(c[keep]) >= threshold) ++keep;
       if (keep < n) {
         n = keep;
         cut = true;
@@ -134,19 +135,19 @@ int32_t Sampler::Sample(std::span<const float> in, std::span<const int32_t> rece
     }
     if (!u) {
       double total = 0;
-      if (cut && n < order_.size()) {
-        for (size_t i = 0; i < n; ++i) total += p((*c)[i]);
+      if (cut && n < s_size) {
+        for (size_t i = 0; i < n; ++i) total += p(c[i]);
       } else {  // nothing cut: the draw is over all of S
-        for (int32_t i : *by_id) total += p(i);
+        for_each_in_s([&](size_t i) { total += weight_[i] / sum; });
       }
       u = std::uniform_real_distribution<double>(0.0, total)(rng_);
     }
     double acc = 0;
     for (size_t i = 0; i < n; ++i) {
-      acc += p((*c)[i]);
-      if (*u < acc) return (*c)[i];
+      acc += p(c[i]);
+      if (*u < acc) return c[i];
     }
-    if (cut) return (*c)[n - 1];
+    if (cut) return c[n - 1];
     // The draw lies beyond the candidates: lower the floor.
   }
 }

@@ -49,10 +49,6 @@ void Field(std::string* out, std::string_view key, std::string_view value, bool 
   AppendString(out, value);
 }
 
-void Field(std::string* out, std::string_view key, const std::string& value) {
-  Field(out, key, std::string_view(value));
-}
-
 template <typename Int>
 requires std::is_integral_v<Int>
 void Field(std::string* out, std::string_view key, Int value, bool first = false) {
